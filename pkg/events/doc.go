@@ -8,7 +8,7 @@
 //     values out of range (a uint256 above 2^256-1, a negative number, a malformed address)
 //     rather than wrapping them.
 //   - [Permissions.Apply] folds permission updates exactly as the Session Key Plugin v1.0.x
-//     stores them (see docs/onchain.md), and [AccountKeys.Apply] folds the plugin's events into
+//     stores them (docs/architecture.md lists the sources), and [AccountKeys.Apply] folds the plugin's events into
 //     the key list of one account, including rotation, removal and the newest-first order that
 //     sessionKeysOf returns. Updates the plugin would have reverted are reported as errors and
 //     leave the state unchanged.
