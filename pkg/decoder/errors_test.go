@@ -94,7 +94,7 @@ func failCases() []failCase {
 		{"permissions_no_data", permLog(nil), ReasonShortData, "updates", 0, -1},
 		{"permissions_head_only", permLog(one[:32]), ReasonShortData, "updates.length", 32, -1},
 		{"permissions_cut_in_padding", permLog(one[:170]), ReasonShortData, "updates[0].padding", 164, 0},
-		{"update_element_short", elem(tr[:4+63]), ReasonShortData, "updates[0].args", 128+67, 0},
+		{"update_element_short", elem(tr[:4+63]), ReasonShortData, "updates[0].args", 128 + 67, 0},
 		{"user_op_127_bytes", mkLog(events.EntryPointV06, upTopics, userOp[:127]), ReasonShortData, "actualGasUsed", 96, -1},
 		{"installed_no_data", mkLog(acct, []common.Hash{events.TopicPluginInstalled, topicAddr(plugin)}, nil), ReasonShortData, "manifestHash", 0, -1},
 		{"owners_cut", mkLog(events.MultiOwnerPlugin, []common.Hash{events.TopicOwnerUpdated, topicAddr(acct)}, owners[:64]), ReasonShortData, "addedOwners.length", 64, -1},
