@@ -150,7 +150,9 @@ func (f FunctionReference) Plugin() Address { var a Address; copy(a[:], f[:20]);
 func (f FunctionReference) FunctionID() uint8 { return f[20] }
 
 // MarshalText renders 0x-prefixed hex.
-func (f FunctionReference) MarshalText() ([]byte, error) { return []byte(fmt.Sprintf("0x%x", f[:])), nil }
+func (f FunctionReference) MarshalText() ([]byte, error) {
+	return []byte(fmt.Sprintf("0x%x", f[:])), nil
+}
 
 // UnmarshalText parses 0x-prefixed hex of exactly 21 bytes.
 func (f *FunctionReference) UnmarshalText(b []byte) error {

@@ -270,12 +270,12 @@ const (
 
 // KeyState is the folded state of one (chain, plugin, account, session key).
 type KeyState struct {
-	Schema     int         `json:"schema"`
-	ChainID    uint64      `json:"chain_id"`
-	Plugin     Address     `json:"plugin"`
-	Account    Address     `json:"account"`
-	SessionKey Address     `json:"session_key"`
-	Status     KeyStatus   `json:"status"`
+	Schema     int       `json:"schema"`
+	ChainID    uint64    `json:"chain_id"`
+	Plugin     Address   `json:"plugin"`
+	Account    Address   `json:"account"`
+	SessionKey Address   `json:"session_key"`
+	Status     KeyStatus `json:"status"`
 	// Tag comes from SessionKeyAdded. keywarden carries it through rotation (the plugin does
 	// not store it) so that the rotated key can still be found by its tag.
 	Tag common.Hash `json:"tag"`
