@@ -22,6 +22,7 @@ import {
   IStandardExecutorAbi,
   UpgradeableModularAccountAbi,
   MultiOwnerModularAccountFactoryAbi,
+  getDefaultMultiOwnerModularAccountFactoryAddress,
 } from "@account-kit/smart-contracts";
 import { EntryPointAbi_v6, getEntryPoint, smartAccountClientActions } from "@aa-sdk/core";
 import {
@@ -723,6 +724,9 @@ function genAbi() {
     addresses: {
       session_key_plugin: SessionKeyPlugin.meta.addresses,
       multi_owner_plugin: MultiOwnerPlugin.meta.addresses,
+      multi_owner_factory: Object.fromEntries(
+        SDK_CHAINS.map((id) => [String(id), getDefaultMultiOwnerModularAccountFactoryAddress({ id })]),
+      ),
       entry_point_v06: getEntryPoint({ id: 1 }, { version: "0.6.0" }).address,
     },
   };
