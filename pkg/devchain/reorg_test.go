@@ -1,0 +1,110 @@
+package devchain
+
+import (
+	"context"
+	"math/big"
+	"testing"
+
+	"github.com/ethereum/go-ethereum"
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/ethclient"
+)
+
+// pingLogs returns the emitter's logs over [from, head], read over HTTP as an indexer would.
+func pingLogs(t *testing.T, cl *ethclient.Client, emitter common.Address, from uint64) []types.Log {
+	t.Helper()
+	logs, err := cl.FilterLogs(context.Background(), ethereum.FilterQuery{FromBlock: new(big.Int).SetUint64(from), Addresses: []common.Address{emitter}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return logs
+}
+
+// TestReorgReplacesLogs draws the chain before and after:
+//
+//	before:  A ── B1(ping "b1") ── B2(ping "b2")
+//	after:   A ── C1(ping "c1") ── C2() ── C3()      (depth 2, new length 3)
+//	then:    A ── C1 ── C2 ── C3 ── D1(): depth 1, empty replacement of C3 .. and so on
+func TestReorgReplacesLogs(t *testing.T) {
+	c := startChain(t, Options{NoBundler: true})
+	ctx := context.Background()
+	rcpt, err := c.Transact(ctx, TxRequest{From: c.Keys[1], Data: emitterCode(), Gas: 200_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	emitter := rcpt.ContractAddress
+	cl, err := ethclient.Dial(c.HTTPURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ping := func(s string) TxRequest {
+		return TxRequest{From: c.Keys[1], To: &emitter, Data: []byte(s), Gas: 100_000}
+	}
+	start := rcpt.BlockNumber.Uint64() + 1
+	r1, err := c.Transact(ctx, ping("b1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := c.Transact(ctx, ping("b2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := pingLogs(t, cl, emitter, start); len(got) != 2 {
+		t.Fatalf("before the reorg: %d logs, want 2", len(got))
+	}
+	oldHead := r2.BlockNumber.Uint64()
+
+	res, err := c.Reorg(ctx, ReorgOptions{Depth: 2, Fill: func(ctx context.Context, i int) error {
+		if i == 0 {
+			_, err := c.Send(ctx, ping("c1"))
+			return err
+		}
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Replaced) != 2 || res.Replaced[0] != r1.BlockHash || res.Replaced[1] != r2.BlockHash || len(res.Added) != 3 {
+		t.Fatalf("reorg result: %+v", res)
+	}
+	logs := pingLogs(t, cl, emitter, start)
+	if len(logs) != 1 || string(logs[0].Data) != "c1" || logs[0].BlockHash != res.Added[0] {
+		t.Fatalf("after the reorg: logs %+v, want only c1 in %s", logs, res.Added[0])
+	}
+	head, err := cl.BlockNumber(ctx)
+	if err != nil || head != oldHead+1 {
+		t.Fatalf("head %d, want %d (longer branch)", head, oldHead+1)
+	}
+	for i, old := range res.Replaced {
+		h, err := cl.HeaderByNumber(ctx, new(big.Int).SetUint64(res.Ancestor.Number.Uint64()+1+uint64(i)))
+		if err != nil || h.Hash() == old || h.Hash() != res.Added[i] {
+			t.Fatalf("height %d still canonical as %s (err %v)", i, old, err)
+		}
+	}
+	// As on a real geth node, a replaced block stays retrievable by hash as a side-chain block.
+	if old, err := cl.HeaderByHash(ctx, r2.BlockHash); err != nil || old.Hash() != r2.BlockHash {
+		t.Fatalf("replaced block by hash: %v", err)
+	}
+	if _, err := cl.TransactionReceipt(ctx, r2.TxHash); err == nil {
+		t.Fatal("receipt of a replaced, unresent transaction still served")
+	}
+
+	// An empty replacement removes the events entirely, and the key's nonce is reusable.
+	if _, err := c.Transact(ctx, ping("d1")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Reorg(ctx, ReorgOptions{Depth: 1, Length: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if logs := pingLogs(t, cl, emitter, start); len(logs) != 1 {
+		t.Fatalf("after an empty reorg: %d logs, want 1", len(logs))
+	}
+	if _, err := c.Transact(ctx, ping("e1")); err != nil {
+		t.Fatalf("send after reorg: %v", err)
+	}
+	if logs := pingLogs(t, cl, emitter, start); len(logs) != 2 || string(logs[1].Data) != "e1" {
+		t.Fatalf("after a new ping: %+v", logs)
+	}
+}
