@@ -17,9 +17,9 @@ const SubjectRoot = "keywarden"
 // StreamName is the JetStream stream that carries every indexer subject.
 const StreamName = "KEYWARDEN"
 
-// StreamSubjects are the subjects the indexer's stream captures.
+// StreamSubjects are the subjects the stream captures: the indexer's, and the enforcer's audit.
 var StreamSubjects = []string{SubjectRoot + ".*.event.>", SubjectRoot + ".*.retract.>",
-	SubjectRoot + ".*.state", SubjectRoot + ".*.failure"}
+	SubjectRoot + ".*.state", SubjectRoot + ".*.failure", SubjectRoot + ".*.audit.>"}
 
 func chainPrefix(chainID uint64) string { return SubjectRoot + "." + strconv.FormatUint(chainID, 10) }
 
