@@ -158,22 +158,21 @@ func decodeUpdatesData(data []byte) ([]events.Update, *Error) {
 	out := make([]events.Update, n)
 	next := 32 * n // canonical position of the next element, relative to heads
 	for i := 0; i < n; i++ {
-		field := "updates[" + strconv.Itoa(i) + "]"
-		if err := r.offset(heads+32*i, next, field+".offset"); err != nil {
-			return nil, withIndex(err, i)
+		if err := r.offset(heads+32*i, next, "offset"); err != nil {
+			return nil, inUpdate(err, i)
 		}
 		at := heads + next
-		l, err := r.length(at, 1, field+".length")
+		l, err := r.length(at, 1, "length")
 		if err != nil {
-			return nil, withIndex(err, i)
+			return nil, inUpdate(err, i)
 		}
 		body := at + 32
 		padded := (l + 31) &^ 31
 		if padded > len(data)-body {
-			return nil, withIndex(newErr(ReasonShortData, field+".padding", body+l, "element padding missing"), i)
+			return nil, inUpdate(newErr(ReasonShortData, "padding", body+l, "element padding missing"), i)
 		}
 		if !isZero(data[body+l : body+padded]) {
-			return nil, withIndex(newErr(ReasonBadPadding, field+".padding", body+l, "non-zero bytes after the element"), i)
+			return nil, inUpdate(newErr(ReasonBadPadding, "padding", body+l, "non-zero bytes after the element"), i)
 		}
 		u, uerr := decodeUpdate(data[body:body+l], body)
 		if uerr != nil {
@@ -187,5 +186,3 @@ func decodeUpdatesData(data []byte) ([]events.Update, *Error) {
 	}
 	return out, nil
 }
-
-func withIndex(e *Error, i int) *Error { e.Index = i; return e }
