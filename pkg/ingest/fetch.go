@@ -274,16 +274,19 @@ func isNotFoundErr(err error) bool {
 	return isNotFound(err.Error())
 }
 
-// progress logs the backfill's pace: blocks/s, events/s and the time left.
+// progress logs the pace of a long backfill: blocks/s, events/s and the time left. Short
+// catch-ups (under one period) stay quiet.
 type progress struct {
 	began, last  time.Time
-	from, target uint64
+	target       uint64
 	blocks, logs uint64
+	printed      bool
 }
 
 func (p *progress) start(from, target uint64) {
 	if p.began.IsZero() {
-		*p = progress{began: time.Now(), last: time.Now(), from: from}
+		now := time.Now()
+		*p = progress{began: now, last: now}
 	}
 	p.target = target
 }
@@ -292,22 +295,23 @@ func (p *progress) add(s *Source, b Batch) {
 	p.blocks += b.To - b.From + 1
 	p.logs += uint64(len(b.Logs))
 	now := time.Now()
-	if now.Sub(p.last) < s.opts.ProgressEvery && b.To < p.target {
+	done := b.To >= p.target
+	if now.Sub(p.last) < s.opts.ProgressEvery && !(done && p.printed) {
+		if done {
+			p.began = time.Time{}
+		}
 		return
 	}
-	p.last = now
+	p.last, p.printed = now, true
 	secs := now.Sub(p.began).Seconds()
-	if secs <= 0 {
-		return
-	}
 	bps := float64(p.blocks) / secs
-	ev := s.log.Info().Uint64("block_number", b.To).Uint64("target", p.target).
-		Float64("blocks_per_s", bps).Float64("events_per_s", float64(p.logs)/secs).Uint64("events", p.logs)
-	if left := p.target - b.To; bps > 0 {
-		ev = ev.Dur("eta", time.Duration(float64(left)/bps*float64(time.Second)).Round(time.Second))
+	ev := s.log.Info().Uint64("block_number", b.To).Uint64("target", p.target).Uint64("blocks", p.blocks).
+		Float64("blocks_per_s", bps).Uint64("events", p.logs).Float64("events_per_s", float64(p.logs)/secs)
+	if bps > 0 {
+		ev = ev.Dur("eta", time.Duration(float64(p.target-b.To)/bps*float64(time.Second)).Round(time.Second))
 	}
 	ev.Msg("backfill progress")
-	if b.To >= p.target {
+	if done {
 		p.began = time.Time{}
 	}
 }
