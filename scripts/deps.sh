@@ -10,6 +10,13 @@ if ! [ -x /usr/sbin/clickhouse-server ] || ! command -v clickhouse-client >/dev/
   apt-get install -y -qq clickhouse-server clickhouse-client >/dev/null
 fi
 
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "deps: installing Debian's nodejs and npm"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq nodejs npm >/dev/null
+fi
+
 for dir in contracts conformance; do
   if [ -f "$dir/package-lock.json" ]; then
     if ! [ -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
