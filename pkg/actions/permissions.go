@@ -14,8 +14,9 @@ import (
 // then the address entries, the function entries, the time range, the native limit, the
 // ERC-20 limits, the gas limit and the required paymaster, in the order they were added.
 // Optional items that were never set are left out; a refresh interval of 0 means a lifetime
-// limit. Values the plugin would reject (an access type above 2, a uint48 overflow, token 0)
-// are collected and returned by Updates and Encode, all at once.
+// limit. Values the SDK cannot encode either (an access type outside its enum, a uint48
+// overflow, a negative or oversized amount) are collected and returned by Updates and Encode,
+// all at once.
 //
 // The zero value is ready to use; methods chain.
 type PermissionsBuilder struct {
@@ -96,11 +97,9 @@ func (b *PermissionsBuilder) NativeLimit(limit *big.Int, refreshInterval uint64)
 	return b
 }
 
-// ERC20Limit adds a spend limit for token (addErc20TokenSpendLimit).
+// ERC20Limit adds a spend limit for token (addErc20TokenSpendLimit). Like the SDK, it encodes
+// token 0, which the plugin rejects (InvalidToken) when the updates are applied.
 func (b *PermissionsBuilder) ERC20Limit(token common.Address, limit *big.Int, refreshInterval uint64) *PermissionsBuilder {
-	if token == (common.Address{}) {
-		b.fail("erc20 limit: token 0 is rejected by the plugin")
-	}
 	b.checkUint48("erc20 refresh interval", refreshInterval)
 	b.erc20 = append(b.erc20, events.SetERC20SpendLimit{Token: events.AddressFrom(token),
 		Limit: b.u256("erc20 limit", limit), RefreshInterval: refreshInterval})
@@ -185,9 +184,14 @@ func UpdatesFor(p events.Permissions) []events.Update {
 	us = append(us, limitUpdates(p.NativeLimit, events.SpendLimit{HasLimit: true}, native)...)
 	for _, t := range p.ERC20Limits {
 		tok := t.Token
-		us = append(us, limitUpdates(t.SpendLimit, events.SpendLimit{}, func(l events.U256, iv uint64) events.Update {
+		mk := func(l events.U256, iv uint64) events.Update {
 			return events.SetERC20SpendLimit{Token: tok, Limit: l, RefreshInterval: iv}
-		})...)
+		}
+		tu := limitUpdates(t.SpendLimit, events.SpendLimit{}, mk)
+		if len(tu) == 0 {
+			tu = []events.Update{mk(events.MaxU256, 0)} // the fold lists every token ever set
+		}
+		us = append(us, tu...)
 	}
 	gas := func(l events.U256, iv uint64) events.Update {
 		return events.SetGasSpendLimit{Limit: l, RefreshInterval: iv}

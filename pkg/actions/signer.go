@@ -123,28 +123,26 @@ func (s *KeySigner) SignHash(_ context.Context, hash common.Hash) ([]byte, error
 	return sig, nil
 }
 
+// The text forms have value receivers so that they apply to KeySigner values and pointers
+// alike, wherever one is embedded.
+
 // String shows the address only.
-func (s *KeySigner) String() string {
-	if s == nil {
-		return "KeySigner(nil)"
-	}
-	return "KeySigner(" + s.addr.Hex() + ")"
-}
+func (s KeySigner) String() string { return "KeySigner(" + s.addr.Hex() + ")" }
 
 // GoString shows the address only (%#v).
-func (s *KeySigner) GoString() string { return s.String() }
+func (s KeySigner) GoString() string { return s.String() }
 
 // Format implements fmt.Formatter so that every verb (%v, %+v, %#v, %s, %x, %q ...) prints
 // the address only.
-func (s *KeySigner) Format(f fmt.State, verb rune) { _, _ = f.Write([]byte(s.String())) }
+func (s KeySigner) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(s.String())) }
 
 // MarshalJSON shows the address only.
-func (s *KeySigner) MarshalJSON() ([]byte, error) {
+func (s KeySigner) MarshalJSON() ([]byte, error) {
 	return []byte(`{"address":"` + s.addr.Hex() + `"}`), nil
 }
 
 // MarshalText shows the address only (zerolog and other encoders).
-func (s *KeySigner) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+func (s KeySigner) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // RecoverSigner returns the address that produced sig (65 bytes, v 27/28 or 0/1) over the
 // personal-sign digest of hash.

@@ -20,9 +20,10 @@ type SignerSpec struct {
 
 // LoadSigner resolves spec into a signer.
 func LoadSigner(spec SignerSpec) (*KeySigner, error) {
+	// Never echo spec.Source whole: a person may paste a raw key there by mistake.
 	kind, arg, ok := strings.Cut(spec.Source, ":")
 	if !ok || arg == "" {
-		return nil, fmt.Errorf("load signer %q: want env:NAME, file:PATH or keystore:PATH", spec.Source)
+		return nil, fmt.Errorf("load signer: source must be env:NAME, file:PATH or keystore:PATH")
 	}
 	switch kind {
 	case "env":
@@ -32,11 +33,11 @@ func LoadSigner(spec SignerSpec) (*KeySigner, error) {
 	case "keystore":
 		pw, err := keystorePassword(spec)
 		if err != nil {
-			return nil, fmt.Errorf("load signer %s: %w", spec.Source, err)
+			return nil, fmt.Errorf("load signer from keystore %s: %w", arg, err)
 		}
 		return KeySignerFromKeystore(arg, pw)
 	}
-	return nil, fmt.Errorf("load signer %q: unknown source %q", spec.Source, kind)
+	return nil, fmt.Errorf("load signer: unknown source kind (want env, file or keystore)")
 }
 
 func keystorePassword(spec SignerSpec) (string, error) {
