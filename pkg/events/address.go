@@ -22,7 +22,7 @@ func HexToAddress(s string) Address { return Address(common.HexToAddress(s)) }
 // ParseAddress parses a 0x-prefixed 40-hex-digit address. A mixed-case input must carry a
 // valid EIP-55 checksum.
 func ParseAddress(s string) (Address, error) {
-	if !common.IsHexAddress(s) || len(s) != 42 {
+	if len(s) != 42 || s[:2] != "0x" || !common.IsHexAddress(s) {
 		return Address{}, fmt.Errorf("parse address %q: not a 0x-prefixed 20-byte hex address", s)
 	}
 	a := common.HexToAddress(s)

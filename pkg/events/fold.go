@@ -110,7 +110,7 @@ func (a *AccountKeys) Apply(e Event) ([]KeyState, error) {
 	if e.Payload == nil || e.Account() != a.Account {
 		return nil, nil
 	}
-	if e.Kind.IsPluginEvent() && e.Emitter != a.Plugin {
+	if e.Payload.Kind().IsPluginEvent() && e.Emitter != a.Plugin { // the payload, not e.Kind: it may be unset
 		return nil, nil
 	}
 	switch p := e.Payload.(type) {

@@ -120,6 +120,11 @@ func (p *Permissions) Apply(u Update, blockTime uint64) error {
 			p.ERC20Limits[i] = TokenLimit{Token: u.Token}
 		}
 		p.ERC20Limits[i].SpendLimit = p.ERC20Limits[i].SpendLimit.set(u.Limit, u.RefreshInterval, blockTime)
+		if p.ERC20Limits[i].SpendLimit == (SpendLimit{}) {
+			// Disabling a limit that was never set leaves storage at its default: keep no entry,
+			// so that equal on-chain states compare equal.
+			p.ERC20Limits = append(p.ERC20Limits[:i], p.ERC20Limits[i+1:]...)
+		}
 	case SetGasSpendLimit:
 		if u.RefreshInterval > MaxUint48 {
 			return fmt.Errorf("apply %s: interval above uint48: %w", u.UpdateKind(), ErrRejectedUpdate)
