@@ -109,7 +109,9 @@ func TestPermissionsApply(t *testing.T) {
 		})},
 		{"erc20 max keeps stale fields", []Update{
 			SetERC20SpendLimit{Token: tToken, Limit: U256From64(100), RefreshInterval: 86400}, SetERC20SpendLimit{Token: tToken, Limit: MaxU256},
-		}, with(func(p *Permissions) { p.ERC20Limits = []TokenLimit{{tToken, limit(false, U256From64(100), 86400, now)}} })},
+		}, with(func(p *Permissions) {
+			p.ERC20Limits = []TokenLimit{{tToken, limit(false, U256From64(100), 86400, now)}}
+		})},
 		{"erc20 max on an unset token is the default", []Update{SetERC20SpendLimit{Token: tToken, Limit: MaxU256, RefreshInterval: 5}}, def()},
 		{"gas limit with interval", []Update{SetGasSpendLimit{Limit: U256From64(1e18), RefreshInterval: 3600}},
 			with(func(p *Permissions) { p.GasLimit = limit(true, U256From64(1e18), 3600, now) })},
