@@ -48,6 +48,8 @@ func (a *abis) errorName(data []byte) string {
 
 // mustPack packs a call whose arguments the caller built from Go types; a failure is a bug
 // in this package, reported as an error all the same.
+type abiLike = abi.ABI
+
 func pack(a abi.ABI, method string, args ...any) ([]byte, error) {
 	b, err := a.Pack(method, args...)
 	if err != nil {
@@ -55,3 +57,10 @@ func pack(a abi.ABI, method string, args ...any) ([]byte, error) {
 	}
 	return b, nil
 }
+
+var installArgs = func() abi.Arguments {
+	addrs, _ := abi.NewType("address[]", "", nil)
+	tags, _ := abi.NewType("bytes32[]", "", nil)
+	perms, _ := abi.NewType("bytes[][]", "", nil)
+	return abi.Arguments{{Type: addrs}, {Type: tags}, {Type: perms}}
+}()

@@ -79,6 +79,7 @@ type Chain struct {
 	closeMu  sync.Mutex
 	closed   bool
 	abis     *abis
+	bc       bundlerClient
 	deployer *ecdsa.PrivateKey
 }
 
@@ -212,6 +213,9 @@ func (c *Chain) Close() error {
 	c.closed = true
 	c.StopAutoMine()
 	var errs []error
+	if c.bc.c != nil {
+		c.bc.c.Close()
+	}
 	if c.bundler != nil {
 		errs = append(errs, c.bundler.Close())
 	}
