@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
@@ -443,4 +442,3 @@ func dial(t *testing.T, url string) *ethclient.Client {
 	return c
 }
 
-var _ = ethereum.NotFound

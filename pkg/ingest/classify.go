@@ -157,10 +157,11 @@ var (
 	// Alchemy: "... this block range should work: [0x1, 0x3e8]"; Infura: "... Try with this
 	// block range [0x1, 0x1388]."
 	reHintRange = regexp.MustCompile(`(?i)(?:range should work|with this block range)\D*\[\s*(0x[0-9a-f]+|\d+)\s*,\s*(0x[0-9a-f]+|\d+)\s*\]`)
-	// "exceed maximum block range: 5000", "exceed maximum block range 5000" (geth's own
-	// --rpc.logquerylimit), "block range limit (2000)", "limited to a 10,000 range",
+	// "exceed maximum block range: 5000" (BSC-style geth forks), "exceed maximum block range
+	// 5000" (geth's own limit), "block range is too wide (maximum 1024)" (Frontier), "range 5001
+	// exceeds limit of 5000" (Infura), "eth_getLogs is limited to a 10,000 range" (QuickNode),
 	// "ranges over 10000 blocks are not supported", "max block range 1000".
-	reHintMax  = regexp.MustCompile(`(?i)(?:maximum block range|block range limit|max(?:imum)? range|max block range|limited to a|ranges over|range is limited to|up to a)\D{0,6}([0-9][0-9,_]*)`)
+	reHintMax = regexp.MustCompile(`(?i)(?:maximum block range|block range limit|exceeds limit of|max block range|limited to a|ranges over|range is limited to|\(maximum)\D{0,6}([0-9][0-9,_]*)`)
 	capPhrases = []string{
 		"block range is too wide", "block range too wide", "block range too large", "range too large",
 		"exceed maximum block range", "exceeds maximum block range", "maximum block range",
@@ -169,7 +170,8 @@ var (
 		"response size should not greater than", "log response size exceeded", "too many logs",
 		"query timeout exceeded", "ranges over", "is limited to a", "logs matched by query exceeds limit",
 		"try with this block range", "this block range should work", "range should work",
-		"block range extends beyond", "exceeds the range limit", "requested too many blocks",
+		"exceeds the range limit", "requested too many blocks", "exceeds limit of",
+		"eth_getlogs requests with up to",
 	}
 )
 

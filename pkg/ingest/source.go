@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum"
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/rpc"
 	"github.com/rs/zerolog"
@@ -66,7 +67,7 @@ func (o *Options) defaults() error {
 	if o.Sink == nil {
 		errs = append(errs, errors.New("no sink"))
 	}
-	if o.Filter.Plugins == nil && o.Filter.MultiOwner == ([20]byte{}) {
+	if o.Filter.Plugins == nil && o.Filter.MultiOwner == (common.Address{}) {
 		o.Filter = DefaultFilter()
 	}
 	if err := o.Filter.Validate(); err != nil {
