@@ -441,4 +441,3 @@ func dial(t *testing.T, url string) *ethclient.Client {
 	t.Cleanup(c.Close)
 	return c
 }
-

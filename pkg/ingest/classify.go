@@ -161,7 +161,7 @@ var (
 	// 5000" (geth's own limit), "block range is too wide (maximum 1024)" (Frontier), "range 5001
 	// exceeds limit of 5000" (Infura), "eth_getLogs is limited to a 10,000 range" (QuickNode),
 	// "ranges over 10000 blocks are not supported", "max block range 1000".
-	reHintMax = regexp.MustCompile(`(?i)(?:maximum block range|block range limit|exceeds limit of|max block range|limited to a|ranges over|range is limited to|\(maximum)\D{0,6}([0-9][0-9,_]*)`)
+	reHintMax  = regexp.MustCompile(`(?i)(?:maximum block range|block range limit|exceeds limit of|max block range|limited to a|ranges over|range is limited to|\(maximum)\D{0,6}([0-9][0-9,_]*)`)
 	capPhrases = []string{
 		"block range is too wide", "block range too wide", "block range too large", "range too large",
 		"exceed maximum block range", "exceeds maximum block range", "maximum block range",
