@@ -124,7 +124,9 @@ func (c *Client) Fees(ctx context.Context) (*big.Int, *big.Int, error) {
 }
 
 // Build returns an unsigned user operation for req: the nonce from the EntryPoint, fees from
-// the node, gas from the submitter's estimate plus the margin.
+// the node, gas from the submitter's estimate plus the margin. A validation failure found
+// while estimating is returned as an *AAError whose hash is that of the estimated operation
+// (placeholder gas, dummy signature): the operation was never signed or sent.
 func (c *Client) Build(ctx context.Context, req OpRequest) (*UserOperation, error) {
 	nonce, err := c.Nonce(ctx, req.Sender, req.NonceKey)
 	if err != nil {

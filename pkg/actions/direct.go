@@ -106,8 +106,9 @@ func decodeFailedOp(data []byte) (string, bool) {
 }
 
 // EstimateUserOperationGas estimates without a bundler: the call gas from eth_estimateGas of
-// the callData sent by the EntryPoint to the account, a fixed verification gas limit, and a
-// preVerificationGas that covers the op's calldata.
+// the callData sent by the EntryPoint to the account (1,000,000 when that reverts or the
+// account does not exist yet), a fixed verification gas limit, and a preVerificationGas that
+// covers the op's calldata. It does not validate: SendUserOperation does.
 func (d *DirectSubmitter) EstimateUserOperationGas(ctx context.Context, op *UserOperation) (GasEstimate, error) {
 	hash := op.Hash(d.opts.EntryPoint, d.opts.ChainID)
 	vg := d.opts.VerificationGasLimit
@@ -118,12 +119,18 @@ func (d *DirectSubmitter) EstimateUserOperationGas(ctx context.Context, op *User
 	} else {
 		sender := op.Sender
 		g, err := d.opts.Node.EstimateGas(ctx, ethereum.CallMsg{From: d.opts.EntryPoint, To: &sender, Data: op.CallData})
-		if err != nil {
-			rd, _ := RevertData(err)
-			return GasEstimate{}, &OpError{Kind: ErrRejected, UserOpHash: hash, RevertData: rd,
-				Reason: "callData reverts in estimation: " + err.Error()}
+		switch {
+		case err == nil:
+			callGas = g
+		case ctx.Err() != nil:
+			return GasEstimate{}, fmt.Errorf("estimate call gas of %s: %w", hash.Hex(), err)
+		default:
+			// The callData reverts on its own (or needs the validation that runs before it,
+			// as executeWithSessionKey does): keep the default and let handleOps decide, as
+			// the EntryPoint would: a validation failure comes back as an AAxx error, an
+			// execution failure as an included op with success=false (ErrReverted).
+			callGas = 1_000_000
 		}
-		callGas = g
 	}
 	size := uint64(len(op.CallData) + len(op.InitCode) + len(op.PaymasterAndData) + 65 + 11*32)
 	return GasEstimate{

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 
 	"github.com/ethereum/go-ethereum/common"
 )
@@ -65,7 +66,13 @@ func parseAA(msg string, hash common.Hash, detail string) (*AAError, bool) {
 	if loc == nil {
 		return nil, false
 	}
-	return &AAError{Code: msg[loc[0]:loc[1]], Reason: msg[loc[0]:], UserOpHash: hash, Detail: detail}, true
+	// Bundlers wrap the reason ("FailedOp(0, AA24 signature error)"): drop closing
+	// characters that do not belong to the reason itself.
+	reason := strings.TrimRight(msg[loc[0]:], `"' `)
+	for strings.HasSuffix(reason, ")") && strings.Count(reason, ")") > strings.Count(reason, "(") {
+		reason = strings.TrimRight(strings.TrimSuffix(reason, ")"), `"' `)
+	}
+	return &AAError{Code: msg[loc[0]:loc[1]], Reason: reason, UserOpHash: hash, Detail: detail}, true
 }
 
 // OpError is a failure of a user operation that is not an AAxx code: it wraps ErrRejected,
