@@ -30,7 +30,7 @@ import (
 // world is one dev chain with its bundler, an embedded NATS, and an account owned by a person
 // and by the enforcer's signer.
 type world struct {
-	t        *testing.T
+	t        testing.TB
 	ctx      context.Context
 	chain    *devchain.Chain
 	js       jetstream.JetStream
@@ -46,7 +46,7 @@ type world struct {
 	policies *policy.Set
 }
 
-func newWorld(t *testing.T, coOwned bool) *world {
+func newWorld(t testing.TB, coOwned bool) *world {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
