@@ -36,6 +36,12 @@ func (s *Source) backfill(ctx context.Context, from, to uint64) error {
 	defer wg.Wait()
 	defer cancel()
 
+	// The last Window blocks get every header, so that the window stays contiguous and a
+	// reorg anywhere in it finds its exact ancestor.
+	dense := uint64(0)
+	if to+1 > s.opts.Window {
+		dense = to + 1 - s.opts.Window
+	}
 	ordered := make(chan *rangeJob, s.opts.Concurrency)
 	sem := make(chan struct{}, s.opts.Concurrency)
 	wg.Add(1)
@@ -62,7 +68,7 @@ func (s *Source) backfill(ctx context.Context, from, to uint64) error {
 			go func() {
 				defer wg.Done()
 				defer func() { <-sem }()
-				j.res <- s.fetchRange(ctx, j.from, j.to)
+				j.res <- s.fetchRange(ctx, j.from, j.to, dense)
 			}()
 			if end == to {
 				return
@@ -95,9 +101,10 @@ func (s *Source) backfill(ctx context.Context, from, to uint64) error {
 }
 
 // fetchRange reads the logs of [from, to] in spans the provider accepts, then the headers of
-// to, of every block with a log and of from, newest first; a log whose block hash is not the
-// header's is a reorg under way (errStale).
-func (s *Source) fetchRange(ctx context.Context, from, to uint64) rangeResult {
+// to, of every block with a log, of every block from dense on, and of from, newest first; a
+// log whose block hash is not the header's, or dense headers that do not link, are a reorg
+// under way (errStale).
+func (s *Source) fetchRange(ctx context.Context, from, to, dense uint64) rangeResult {
 	var logs []types.Log
 	for n := from; n <= to; {
 		span := s.sizer.get()
@@ -131,23 +138,26 @@ func (s *Source) fetchRange(ctx context.Context, from, to uint64) rangeResult {
 	}
 	logs = s.clean(logs)
 
-	numbers := []uint64{to}
-	for i := len(logs) - 1; i >= 0; i-- {
-		if n := logs[i].BlockNumber; n != numbers[len(numbers)-1] {
-			numbers = append(numbers, n)
-		}
+	want := map[uint64]bool{to: true, from: true}
+	for _, l := range logs {
+		want[l.BlockNumber] = true
 	}
-	if numbers[len(numbers)-1] != from {
-		numbers = append(numbers, from)
+	for n := max(from, dense); n <= to; n++ {
+		want[n] = true
 	}
+	numbers := make([]uint64, 0, len(want))
+	for n := range want {
+		numbers = append(numbers, n)
+	}
+	slices.SortFunc(numbers, func(a, b uint64) int { return cmp.Compare(b, a) }) // newest first
 	refs := make(map[uint64]BlockRef, len(numbers))
 	for _, n := range numbers {
-		if _, ok := refs[n]; ok {
-			continue
-		}
 		ref, _, err := s.header(ctx, n)
 		if err != nil {
 			return rangeResult{err: err}
+		}
+		if child, ok := refs[n+1]; ok && child.Parent != ref.Hash {
+			return rangeResult{err: fmt.Errorf("%w: block %d does not link to block %d", errStale, n+1, n)}
 		}
 		refs[n] = ref
 	}
