@@ -180,6 +180,11 @@ func newBackend(alloc types.GenesisAlloc, port int, gasLimit uint64) (b *simulat
 		nc.AuthPort = 0
 		nc.BatchRequestLimit = 10000
 		nc.BatchResponseMaxSize = 256 << 20
+		// Mainnet rules (Osaka): the dev config also enables the unreleased Bogota/Amsterdam
+		// gas schedule (EIP-8037/8038), which prices new storage several times higher.
+		cfg := *ec.Genesis.Config
+		cfg.AmsterdamTime, cfg.BogotaTime = nil, nil
+		ec.Genesis.Config = &cfg
 		// A dev chain is queried over long ranges by backfills: keep the log index.
 		ec.LogNoHistory = false
 		ec.RPCGasCap = 0

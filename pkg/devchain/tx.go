@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"strings"
 	"sync"
 	"time"
 
@@ -125,18 +126,20 @@ func (c *Chain) Send(ctx context.Context, r TxRequest) (*types.Transaction, erro
 // auto-mining is on, in which case it waits for the auto-miner.
 func (c *Chain) Mined(ctx context.Context, tx *types.Transaction) (*types.Receipt, error) {
 	for i := 0; ; i++ {
-		if !c.autoMining() {
-			c.Commit()
-		}
 		rcpt, err := c.client.TransactionReceipt(ctx, tx.Hash())
 		if err == nil {
 			return rcpt, nil
 		}
-		if !errors.Is(err, ethereum.NotFound) {
+		// Right after a block, geth may answer "transaction indexing is in progress".
+		if !errors.Is(err, ethereum.NotFound) && !strings.Contains(err.Error(), "indexing is in progress") {
 			return nil, fmt.Errorf("read receipt: %w", err)
 		}
-		if !c.autoMining() && i > 20 {
-			return nil, fmt.Errorf("wait for %s: not included after %d blocks", tx.Hash().Hex(), i)
+		if !c.autoMining() {
+			if i > 20 {
+				return nil, fmt.Errorf("wait for %s: not included after %d blocks", tx.Hash().Hex(), i)
+			}
+			c.Commit()
+			continue
 		}
 		select {
 		case <-ctx.Done():
