@@ -34,7 +34,7 @@ const input = {
   sources,
   settings: {
     optimizer: { enabled: true, runs: 200 },
-    viaIR: true,
+    viaIR: false,
     evmVersion: "cancun",
     // No metadata hash: the bytecode depends on the code only, not on comments or paths.
     metadata: { bytecodeHash: "none", appendCBOR: false },
