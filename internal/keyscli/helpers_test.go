@@ -1,0 +1,5 @@
+package keyscli_test
+
+import "crypto/ecdsa"
+
+type ecdsaKey = ecdsa.PrivateKey
