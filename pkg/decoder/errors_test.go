@@ -120,7 +120,6 @@ func failCases() []failCase {
 		{"permissions_extra_byte", permLog(append(append([]byte{}, one...), 0)), ReasonTrailingData, "updates", 192, -1},
 		{"added_with_data", mkLog(plugin, []common.Hash{events.TopicSessionKeyAdded, topicAddr(acct), topicAddr(keyA), tag}, []byte{0}), ReasonTrailingData, "data", 0, -1},
 		{"user_op_129_bytes", mkLog(events.EntryPointV06, upTopics, append(append([]byte{}, userOp...), 0)), ReasonTrailingData, "data", 128, -1},
-		{"update_element_long", elem(append(events.SetAccessListType{}.Encode(), make([]byte, 32)...)), ReasonTrailingData, "updates[0].args", 128 + 36, 0},
 		{"owners_extra_word", mkLog(events.MultiOwnerPlugin, []common.Hash{events.TopicOwnerUpdated, topicAddr(acct)}, append(append([]byte{}, owners...), make([]byte, 32)...)), ReasonTrailingData, "removedOwners", 192, -1},
 		{"installed_extra_word", mkLog(acct, []common.Hash{events.TopicPluginInstalled, topicAddr(plugin)}, append(append([]byte{}, installed...), make([]byte, 32)...)), ReasonTrailingData, "dependencies", 128, -1},
 		// unknown_update_selector
@@ -171,7 +170,6 @@ func TestDecodeUpdateErrors(t *testing.T) {
 		{"empty", [][]byte{nil}, ReasonUnknownUpdateSelector, 0, 0},
 		{"unknown", [][]byte{events.SetAccessListType{}.Encode(), {1, 2, 3, 4}}, ReasonUnknownUpdateSelector, 0, 1},
 		{"short", [][]byte{events.SetGasSpendLimit{}.Encode()[:40]}, ReasonShortData, 40, 0},
-		{"long", [][]byte{append(events.SetRequiredPaymaster{}.Encode(), 0)}, ReasonTrailingData, 36, 0},
 		{"access_type_2^256-1", [][]byte{setWord(events.SetAccessListType{}.Encode(), 4, ones32)}, ReasonValueOutOfRange, 4, 0},
 		{"dirty_token", [][]byte{setByte(events.SetERC20SpendLimit{}.Encode(), 15, 1)}, ReasonBadPadding, 4, 0},
 	}

@@ -83,7 +83,7 @@ func FuzzDecodeLog(f *testing.F) {
 		if err != nil {
 			t.Fatalf("decoder accepted what go-ethereum abi rejects: %v", err)
 		}
-		if !reflect.DeepEqual(ev.Payload, want) {
+		if !reflect.DeepEqual(unpaddedPayload(ev.Payload), want) {
 			t.Fatalf("decoder and go-ethereum abi disagree:\n got %+v\nwant %+v", ev.Payload, want)
 		}
 		if p, ok := ev.Payload.(events.PermissionsUpdated); ok {
@@ -183,7 +183,7 @@ func FuzzDecodeUpdates(f *testing.F) {
 				t.Fatalf("go-ethereum rejects update %d that the decoder accepted: %v", i, uerr)
 			}
 			want, _ := refUpdate(append([]any{meth.Name}, vals...))
-			if !reflect.DeepEqual(u, want) {
+			if !reflect.DeepEqual(events.Unpadded(u), want) {
 				t.Fatalf("update %d: got %+v, go-ethereum %+v", i, u, want)
 			}
 			b, jerr := events.MarshalUpdate(u)
@@ -277,4 +277,19 @@ func sanitize(s string) string {
 		}
 	}
 	return string(out)
+}
+
+// unpaddedPayload strips events.Padded wrappers (go-ethereum, like the plugin's abi.decode,
+// ignores bytes after an element's arguments and has no notion of them).
+func unpaddedPayload(p events.Payload) events.Payload {
+	pu, ok := p.(events.PermissionsUpdated)
+	if !ok {
+		return p
+	}
+	ups := make([]events.Update, len(pu.Updates))
+	for i, u := range pu.Updates {
+		ups[i] = events.Unpadded(u)
+	}
+	pu.Updates = ups
+	return pu
 }

@@ -58,12 +58,18 @@ func decodeUpdate(b []byte, base int) (events.Update, *Error) {
 	if !ok {
 		return nil, newErr(ReasonUnknownUpdateSelector, "selector", base, "selector %s", sel)
 	}
-	if want := 4 + 32*n; len(b) != want {
-		r := ReasonShortData
-		if len(b) > want {
-			r = ReasonTrailingData
+	want := 4 + 32*n
+	if len(b) < want {
+		return nil, newErr(ReasonShortData, "args", base+len(b), "%s takes %d bytes, element has %d", sel, want, len(b))
+	}
+	if len(b) > want {
+		// The plugin decodes an element with abi.decode, which ignores bytes after the
+		// arguments: the update takes effect on chain, so it must here too.
+		u, err := decodeUpdate(b[:want], base)
+		if err != nil {
+			return nil, err
 		}
-		return nil, newErr(r, "args", base+min(len(b), want), "%s takes %d bytes, element has %d", sel, want, len(b))
+		return events.Padded{Update: u, Raw: append([]byte(nil), b...)}, nil
 	}
 	r := reader{data: b[4:], base: base + 4}
 	var err *Error

@@ -86,7 +86,7 @@ var ErrRejectedUpdate = errors.New("update rejected by the plugin")
 // rejects (unknown selector, access type above 2, token 0, values above uint48) returns an
 // error wrapping ErrRejectedUpdate and leaves p unchanged.
 func (p *Permissions) Apply(u Update, blockTime uint64) error {
-	switch u := u.(type) {
+	switch u := Unpadded(u).(type) {
 	case SetAccessListType:
 		if !u.Type.Valid() {
 			return fmt.Errorf("apply %s %d: %w", u.UpdateKind(), u.Type, ErrRejectedUpdate)

@@ -202,3 +202,23 @@ func EncodeUpdates(us []Update) [][]byte {
 	}
 	return out
 }
+
+// Padded is an update whose element carried bytes after its ABI arguments. The plugin decodes
+// elements with Solidity's abi.decode, which ignores such bytes, so the update takes effect on
+// chain: the fold applies Update, and Encode returns the element byte for byte.
+type Padded struct {
+	Update Update
+	Raw    []byte
+}
+
+func (p Padded) UpdateKind() UpdateKind { return p.Update.UpdateKind() }
+func (p Padded) Selector() Selector     { return p.Update.Selector() }
+func (p Padded) Encode() []byte         { return append([]byte(nil), p.Raw...) }
+
+// Unpadded returns the update a Padded wraps, or u itself.
+func Unpadded(u Update) Update {
+	if p, ok := u.(Padded); ok {
+		return p.Update
+	}
+	return u
+}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+
+	"github.com/ethereum/go-ethereum/common/hexutil"
 )
 
 // MarshalJSON writes the wire form: the envelope with its payload under "data".
@@ -126,6 +128,14 @@ func (p *PermissionsUpdated) UnmarshalJSON(b []byte) error {
 
 // MarshalUpdate writes u as a JSON object with "type" and the update's fields.
 func MarshalUpdate(u Update) ([]byte, error) {
+	if p, ok := u.(Padded); ok {
+		inner, err := MarshalUpdate(p.Update)
+		if err != nil {
+			return nil, err
+		}
+		elem, _ := json.Marshal(hexutil.Bytes(p.Raw))
+		return append(append(inner[:len(inner)-1], []byte(`,"element":`)...), append(elem, '}')...), nil
+	}
 	body, err := json.Marshal(u)
 	if err != nil {
 		return nil, err
@@ -150,6 +160,21 @@ func UnmarshalUpdate(b []byte) (Update, error) {
 		return nil, err
 	}
 	delete(m, "type")
+	if raw, ok := m["element"]; ok && head.Type != UpdUnknown {
+		delete(m, "element")
+		var elem hexutil.Bytes
+		if err := json.Unmarshal(raw, &elem); err != nil {
+			return nil, fmt.Errorf("update element: %w", err)
+		}
+		withType, _ := json.Marshal(head.Type)
+		m["type"] = withType
+		inner, _ := json.Marshal(m)
+		u, err := UnmarshalUpdate(inner)
+		if err != nil {
+			return nil, err
+		}
+		return Padded{Update: u, Raw: elem}, nil
+	}
 	rest, _ := json.Marshal(m)
 	switch head.Type {
 	case UpdSetAccessListType:
