@@ -225,11 +225,10 @@ func (c *Client) Wait(ctx context.Context, hash common.Hash) (*Receipt, error) {
 			} else if kerr == nil {
 				unknown = 0
 			}
+		case errors.Is(err, ErrDropped):
+			return nil, err
 		case ctx.Err() == nil:
-			var oe *OpError
-			if errors.As(err, &oe) {
-				return nil, err
-			}
+			// A failing poll says nothing about the op: keep polling until the deadline.
 			c.log.Warn().Err(err).Str("user_op_hash", hash.Hex()).Msg("receipt poll failed; retrying")
 		}
 		select {

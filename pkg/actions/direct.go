@@ -214,6 +214,9 @@ func (d *DirectSubmitter) UserOperationReceipt(ctx context.Context, hash common.
 		if rc.Status != types.ReceiptStatusSuccessful {
 			return nil, &OpError{Kind: ErrDropped, UserOpHash: hash, Reason: "handleOps transaction " + s.tx.Hex() + " reverted"}
 		}
+		d.mu.Lock()
+		delete(d.sent, hash) // final: later lookups go through the EntryPoint's logs
+		d.mu.Unlock()
 		r := ReceiptFromLogs(hash, rc.Logs, d.opts.EntryPoint)
 		if r == nil {
 			return nil, &OpError{Kind: ErrDropped, UserOpHash: hash, Reason: "handleOps transaction " + s.tx.Hex() + " has no UserOperationEvent"}
@@ -235,7 +238,8 @@ func (d *DirectSubmitter) UserOperationReceipt(ctx context.Context, hash common.
 	return nil, fmt.Errorf("receipt of %s: %w", hash.Hex(), errNoReceipt)
 }
 
-// UserOperationKnown reports whether this submitter sent the op.
+// UserOperationKnown reports whether this submitter sent the op and has not yet seen its
+// transaction mined.
 func (d *DirectSubmitter) UserOperationKnown(_ context.Context, hash common.Hash) (bool, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()

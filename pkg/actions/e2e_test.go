@@ -217,6 +217,9 @@ func runEndToEnd(t *testing.T, direct bool) {
 	if _, err := owner.RemoveSessionKey(ctx, a3); !errors.Is(err, actions.ErrKeyNotFound) {
 		t.Fatalf("second removal: %v, want ErrKeyNotFound", err)
 	}
+	if _, err := e.client.ReadPermissions(ctx, e.account, a3, q2); !errors.Is(err, actions.ErrKeyNotFound) {
+		t.Fatalf("views of a removed key: %v, want ErrKeyNotFound", err)
+	}
 
 	// 7. Batch: add two keys, remove the first key, rotate one of the new ones, in one op.
 	_, a4 := newKey(t)
@@ -366,4 +369,27 @@ func mustBundler(t *testing.T, e *env) *actions.BundlerClient {
 	}
 	t.Cleanup(bc.Close)
 	return bc
+}
+
+// A key with a gas spend limit must use its own address as the nonce key; the client picks
+// it, and the usage is recorded by the plugin.
+func TestEndToEndGasLimitedKeyUsesItsNonceKey(t *testing.T) {
+	e := startEnv(t, false)
+	ctx := ctxT(t)
+	owner := e.client.Account(e.account, e.owner)
+	k, a := newKey(t)
+	perms, _ := actions.NewPermissions().AllowAll().GasLimit(new(big.Int).Mul(big.NewInt(1e18), big.NewInt(10)), 0).Encode()
+	mustOK(t, "install")(owner.InstallSessionKeyPlugin(ctx, actions.InstallOptions{Keys: []actions.InitialKey{{Key: a, Updates: perms}}}))
+	res := mustOK(t, "execute")(e.client.Account(e.account, actions.NewKeySigner(k)).ExecuteWithSessionKey(ctx, []actions.Call{{Target: e.chain.Addresses.TestTarget}}))
+	if got := actions.NonceKey(res.Op.Nonce); got.Cmp(actions.NonceKeyFor(a)) != 0 {
+		t.Fatalf("nonce key %x, want the key's address", got)
+	}
+	gas, _, err := e.client.GasSpendLimit(ctx, e.account, a)
+	if err != nil || !gas.HasLimit || gas.LimitUsed.IsZero() {
+		t.Fatalf("gas limit %+v, %v", gas, err)
+	}
+	n, err := e.client.Nonce(ctx, e.account, actions.NonceKeyFor(a))
+	if err != nil || new(big.Int).And(n, big.NewInt(0xffff)).Uint64() != 1 {
+		t.Fatalf("nonce under the key's nonce key: %v %v", n, err)
+	}
 }
