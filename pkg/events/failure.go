@@ -1,6 +1,9 @@
 package events
 
-import "github.com/ethereum/go-ethereum/common"
+import (
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
+)
 
 // DecodeFailure is a log that keywarden watches but could not decode. It is stored and
 // published, never dropped: Topics and Data keep the log byte for byte.
@@ -9,7 +12,7 @@ type DecodeFailure struct {
 	Position
 	Emitter Address       `json:"emitter"`
 	Topics  []common.Hash `json:"topics"`
-	Data    []byte        `json:"data"`
+	Data    hexutil.Bytes `json:"data"`
 	// Reason is a stable machine-readable class (for metrics), Error the full message.
 	Reason string `json:"reason"`
 	Error  string `json:"error"`

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
 )
 
 // AccessControlType is the plugin's ContractAccessControlType.
@@ -112,7 +113,7 @@ type SetRequiredPaymaster struct {
 // UnknownUpdate keeps an element whose selector is not one of the eight, or that did not
 // decode, byte for byte.
 type UnknownUpdate struct {
-	Raw []byte `json:"raw"`
+	Raw hexutil.Bytes `json:"raw"`
 	// Reason says why it was not decoded (unknown selector, short data, ...).
 	Reason string `json:"reason,omitempty"`
 }
