@@ -91,16 +91,41 @@ func newChain(t *testing.T) *chain {
 	sim, url := newBackend(t, types.GenesisAlloc{from: {Balance: new(big.Int).Mul(big.NewInt(1e18), big.NewInt(1000))}})
 	c := &chain{sim: sim, url: url, key: key, from: from}
 	c.send(t, nil, emitterCode)
-	c.sim.Commit()
+	c.commit(t, 1)
 	c.emitter = crypto.CreateAddress(from, 0)
 	for b := 0; b < 5; b++ {
 		for i := 0; i < 3; i++ {
 			c.send(t, &c.emitter, nil)
 		}
-		c.sim.Commit()
+		c.commit(t, 3)
 	}
-	c.sim.Commit()
+	c.commit(t, 0)
 	return c
+}
+
+// commit mines a block once the pool holds every sent transaction (the pool admits them
+// asynchronously), and checks the block holds txs of them.
+func (c *chain) commit(t *testing.T, txs int) {
+	t.Helper()
+	ctx := context.Background()
+	for {
+		n, err := c.sim.Client().PendingNonceAt(ctx, c.from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == c.nonce {
+			break
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	h := c.sim.Commit()
+	b, err := c.sim.Client().BlockByHash(ctx, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Transactions()) != txs {
+		t.Fatalf("block %d holds %d transactions, want %d", b.NumberU64(), len(b.Transactions()), txs)
+	}
 }
 
 func (c *chain) send(t *testing.T, to *common.Address, data []byte) {
