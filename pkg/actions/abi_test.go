@@ -22,6 +22,7 @@ func TestSelectorsMatchReference(t *testing.T) {
 		{accountABI, "installPlugin", "0xc5f0e8d1"},
 		{accountABI, "uninstallPlugin", "0xc1a221f3"},
 		{accountABI, "getInstalledPlugins", "0x3a0cac56"},
+		{accountABI, "getExecutionFunctionConfig", "0x8d112184"},
 		{accountABI, "execute", "0xb61d27f6"},
 		{accountABI, "executeBatch", "0x34fcd5be"},
 		{accountABI, "updateOwners", "0x39562247"},

@@ -234,9 +234,15 @@ func runEndToEnd(t *testing.T, direct bool) {
 	keysEqual(t, e, a6, a5)
 
 	// 8. The guard signs the enforcer's calls and nothing else.
-	g, err := actions.NewGuard(e.owner, actions.GuardOptions{ChainID: e.chain.ChainID, EntryPoint: e.addrs.EntryPoint})
+	g, err := actions.NewGuard(e.owner, actions.GuardOptions{ChainID: e.chain.ChainID, EntryPoint: e.addrs.EntryPoint, Routes: e.client.Reader})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// A guard that expects another plugin behind the selectors refuses.
+	elsewhere := actions.NewReader(e.node, actions.Addresses{SessionKeyPlugin: common.HexToAddress("0xdead"), EntryPoint: e.addrs.EntryPoint})
+	wrongRoute, _ := actions.NewGuard(e.owner, actions.GuardOptions{ChainID: e.chain.ChainID, EntryPoint: e.addrs.EntryPoint, Routes: elsewhere})
+	if _, err := e.client.Account(e.account, wrongRoute).RemoveSessionKey(ctx, a5); !errors.Is(err, actions.ErrGuardRefused) {
+		t.Fatalf("guard with the wrong plugin: %v, want ErrGuardRefused", err)
 	}
 	guarded := e.client.Account(e.account, g)
 	mustOK(t, "guarded remove")(guarded.RemoveSessionKey(ctx, a5))

@@ -47,6 +47,7 @@ type Guard struct {
 	entryPoint common.Address
 	chainID    *big.Int
 	rules      map[Rule]bool
+	routes     *Reader
 }
 
 var _ OpSigner = (*Guard)(nil)
@@ -56,9 +57,13 @@ type GuardOptions struct {
 	EntryPoint common.Address // default events.EntryPointV06
 	ChainID    *big.Int       // required
 	Rules      []Rule         // default EnforcerRules()
-	// AllowBatch lets an executeBatch through when each inner call is a self-call allowed by
-	// Rules (default true).
+	// DenyBatch refuses executeBatch; by default a batch passes when every inner call is a
+	// self-call allowed by Rules.
 	DenyBatch bool
+	// Routes, when set, makes SignUserOp also check on chain that the account routes every
+	// selector it is about to sign to Routes' Session Key Plugin (getExecutionFunctionConfig),
+	// and refuse otherwise, or when the check cannot be made.
+	Routes *Reader
 }
 
 // NewGuard wraps inner.
@@ -74,7 +79,7 @@ func NewGuard(inner Signer, opts GuardOptions) (*Guard, error) {
 	if rules == nil {
 		rules = EnforcerRules()
 	}
-	g := &Guard{inner: inner, entryPoint: ep, chainID: new(big.Int).Set(opts.ChainID), rules: map[Rule]bool{}}
+	g := &Guard{inner: inner, entryPoint: ep, chainID: new(big.Int).Set(opts.ChainID), rules: map[Rule]bool{}, routes: opts.Routes}
 	for _, r := range rules {
 		g.rules[r] = true
 	}
@@ -99,6 +104,11 @@ func (g *Guard) SignUserOp(ctx context.Context, op *UserOperation, hash common.H
 	}
 	if want := op.Hash(g.entryPoint, g.chainID); want != hash {
 		return nil, &GuardError{UserOpHash: hash, Target: op.Sender, Reason: "hash is not the hash of the operation " + want.Hex()}
+	}
+	if g.routes != nil {
+		if err := g.checkRoutes(ctx, op, hash); err != nil {
+			return nil, err
+		}
 	}
 	if os, ok := g.inner.(OpSigner); ok {
 		return os.SignUserOp(ctx, op, hash)
@@ -136,6 +146,30 @@ func (g *Guard) Check(op *UserOperation) error {
 	}
 	if err := g.checkCall(op.Sender, op.Sender, nil, op.CallData); err != "" {
 		return refuse(op.Sender, sel, err)
+	}
+	return nil
+}
+
+// checkRoutes refuses unless the account routes every selector of op to the plugin.
+func (g *Guard) checkRoutes(ctx context.Context, op *UserOperation, hash common.Hash) error {
+	sels := []events.Selector{events.SelectorOf(op.CallData)}
+	if sels[0] == SelExecuteBatch {
+		calls, _ := DecodeExecuteBatch(op.CallData) // Check has accepted it
+		sels = sels[:0]
+		for _, c := range calls {
+			sels = append(sels, events.SelectorOf(c.Data))
+		}
+	}
+	want := g.routes.Addresses().SessionKeyPlugin
+	for _, sel := range sels {
+		cfg, err := g.routes.ExecutionFunctionConfig(ctx, op.Sender, sel)
+		if err != nil {
+			return &GuardError{UserOpHash: hash, Target: op.Sender, Selector: sel, Reason: "cannot check routing: " + err.Error()}
+		}
+		if cfg.Plugin != want {
+			return &GuardError{UserOpHash: hash, Target: op.Sender, Selector: sel,
+				Reason: "account routes the selector to " + cfg.Plugin.Hex() + ", not the Session Key Plugin " + want.Hex()}
+		}
 	}
 	return nil
 }

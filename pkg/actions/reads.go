@@ -111,6 +111,33 @@ func (r *Reader) InstalledPlugins(ctx context.Context, account common.Address) (
 	return one[[]common.Address](r.call(ctx, accountABI, account, "getInstalledPlugins"))
 }
 
+// ExecutionConfig is what the account's getExecutionFunctionConfig returns for a selector.
+type ExecutionConfig struct {
+	Plugin                    common.Address
+	UserOpValidationFunction  FunctionReference
+	RuntimeValidationFunction FunctionReference
+}
+
+// ExecutionFunctionConfig returns which plugin the account routes selector to, and with
+// which validation functions.
+func (r *Reader) ExecutionFunctionConfig(ctx context.Context, account common.Address, selector events.Selector) (ExecutionConfig, error) {
+	vals, err := r.call(ctx, accountABI, account, "getExecutionFunctionConfig", [4]byte(selector))
+	if err != nil {
+		return ExecutionConfig{}, err
+	}
+	raw := *abi.ConvertType(vals[0], new(struct {
+		Plugin                    common.Address
+		UserOpValidationFunction  [21]byte
+		RuntimeValidationFunction [21]byte
+	})).(*struct {
+		Plugin                    common.Address
+		UserOpValidationFunction  [21]byte
+		RuntimeValidationFunction [21]byte
+	})
+	return ExecutionConfig{Plugin: raw.Plugin, UserOpValidationFunction: raw.UserOpValidationFunction,
+		RuntimeValidationFunction: raw.RuntimeValidationFunction}, nil
+}
+
 // HasSessionKeyPlugin reports whether the account lists the reader's Session Key Plugin.
 func (r *Reader) HasSessionKeyPlugin(ctx context.Context, account common.Address) (bool, error) {
 	ps, err := r.InstalledPlugins(ctx, account)
