@@ -19,7 +19,9 @@ import (
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/eth/ethconfig"
 	"github.com/ethereum/go-ethereum/ethclient/simulated"
+	"github.com/ethereum/go-ethereum/node"
 
 	"github.com/keywarden/keywarden/contracts"
 	"github.com/keywarden/keywarden/pkg/events"
@@ -65,7 +67,7 @@ func newEnv(t *testing.T) *env {
 	for _, k := range []*ecdsa.PrivateKey{e.deployer, e.owner, e.stranger} {
 		alloc[addrOf(k)] = types.Account{Balance: new(big.Int).Mul(ether, big.NewInt(1000))}
 	}
-	e.sim = simulated.NewBackend(alloc)
+	e.sim = simulated.NewBackend(alloc, osakaRules)
 	t.Cleanup(func() { _ = e.sim.Close() })
 	e.client = e.sim.Client()
 
@@ -88,6 +90,14 @@ func newEnv(t *testing.T) *env {
 	rcpt := e.send(e.deployer, e.d.Factory, e.pack(e.factory, "createAccount", big.NewInt(0), owners), nil)
 	e.requireOK(rcpt, "createAccount")
 	return e
+}
+
+// osakaRules runs the simulated chain on mainnet's current rules: the dev config also schedules the
+// unreleased Amsterdam/Bogota repricing, under which a fresh storage slot costs several times more.
+func osakaRules(_ *node.Config, ec *ethconfig.Config) {
+	cfg := *ec.Genesis.Config
+	cfg.AmsterdamTime, cfg.BogotaTime = nil, nil
+	ec.Genesis.Config = &cfg
 }
 
 func addrOf(k *ecdsa.PrivateKey) common.Address { return crypto.PubkeyToAddress(k.PublicKey) }
@@ -695,7 +705,7 @@ func TestUserOperations(t *testing.T) {
 	e.requireOK(e.send(e.deployer, cf, nil, ether), "fund counterfactual account")
 	op := e.newOp(cf, nil, e.pack(e.acct, "execute", e.d.TestTarget, big.NewInt(0), e.pack(e.target, "ping", big.NewInt(1))))
 	op.InitCode = append(e.d.Factory.Bytes(), e.pack(e.factory, "createAccount", big.NewInt(7), owners)...)
-	op.VerificationGasLimit = big.NewInt(6_000_000) // account creation writes many fresh slots
+	op.VerificationGasLimit = big.NewInt(3_000_000) // account creation (~0.7M gas) runs inside validation
 	e.sign(op, e.owner)
 	r, failed := e.handle(op)
 	if failed != "" {
