@@ -8,6 +8,7 @@ import (
 	"github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/keywarden/keywarden/contracts"
 	"github.com/keywarden/keywarden/pkg/devchain/bundler"
 )
 
@@ -27,7 +28,7 @@ func (c *Chain) deployContract(ctx context.Context, name string, a artifact, arg
 // implementation) and the test token and target, in that order, from the first funded key.
 func (c *Chain) deploy(ctx context.Context) error {
 	arts := map[string]artifact{}
-	for _, n := range []string{"EntryPoint", "MultiOwnerPlugin", "SessionKeyPlugin", "ModularAccount", "ModularAccountFactory", "TestERC20", "TestTarget"} {
+	for _, n := range append([]string{"EntryPoint"}, contracts.Names...) {
 		a, err := loadArtifact(n)
 		if err != nil {
 			return err
