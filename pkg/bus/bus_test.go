@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -655,5 +656,135 @@ func TestConnectGivesUpWithContextWithoutLeakingSecrets(t *testing.T) {
 func TestEmbeddedNeedsDataDir(t *testing.T) {
 	if _, err := Embedded(context.Background(), EmbeddedOptions{}); err == nil {
 		t.Fatal("started without a data dir")
+	}
+}
+
+func TestDeliveryDecodesEveryClass(t *testing.T) {
+	_, js := setup(t)
+	ctx := context.Background()
+	ev := testEvent(3, 9, 1, false)
+	rt := testEvent(3, 9, 1, true)
+	ks := events.KeyState{ChainID: 3, Status: events.StatusRemoved, LastEventID: ev.ID(), Permissions: events.DefaultPermissions()}
+	df := events.DecodeFailure{Position: events.Position{ChainID: 3, BlockNumber: 9}, Reason: "short_data", Data: []byte{0xde, 0xad}}
+	msgs := []Msg{mustEventMsg(t, ev), mustEventMsg(t, rt)}
+	for _, build := range []func() (Msg, error){func() (Msg, error) { return StateMsg(ks) }, func() (Msg, error) { return FailureMsg(df) }} {
+		m, err := build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs = append(msgs, m)
+	}
+	msgs = append(msgs, Msg{Subject: events.AuditSubject(3, "verdict"), MsgID: "audit-1", Data: []byte(`{"policy":"p"}`)})
+	if err := NewPublisher(js, PublisherOptions{}).PublishBatch(ctx, msgs); err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewConsumer(ctx, js, ConsumerOptions{Durable: "classes", FilterSubjects: []string{"keywarden.>"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := newRecorder()
+	h, err := c.Consume(ctx, func(_ context.Context, d Delivery) error { rec.add(d); return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "five deliveries", func() bool { return rec.unique() == 5 })
+	stopHandle(t, h)
+	byClass := map[Class]Delivery{}
+	for _, d := range rec.all {
+		byClass[d.Class] = d
+	}
+	if d := byClass[ClassEvent]; d.Event == nil || d.Event.Removed || d.MsgID != ev.ID() {
+		t.Fatalf("event delivery %+v", d)
+	}
+	if d := byClass[ClassRetraction]; d.Event == nil || !d.Event.Removed || d.MsgID != events.MsgID(rt) {
+		t.Fatalf("retraction delivery %+v", d)
+	}
+	if d := byClass[ClassState]; d.State == nil || d.State.Status != events.StatusRemoved || d.MsgID != events.StateMsgID(ks) {
+		t.Fatalf("state delivery %+v", d)
+	}
+	if d := byClass[ClassFailure]; d.Failure == nil || d.Failure.Reason != "short_data" || string(d.Failure.Data) != "\xde\xad" {
+		t.Fatalf("failure delivery %+v", d)
+	}
+	if d := byClass[ClassAudit]; d.ChainID != 3 || string(d.Data) != `{"policy":"p"}` {
+		t.Fatalf("audit delivery %+v", d)
+	}
+}
+
+// A process that stops and starts again (new connection, same durable name) resumes after the
+// last acknowledged message.
+func TestDurableResumesAfterProcessRestart(t *testing.T) {
+	ts, js := setup(t)
+	ctx := context.Background()
+	var batch []Msg
+	for i := uint64(0); i < 10; i++ {
+		batch = append(batch, mustEventMsg(t, testEvent(1, i, 0, false)))
+	}
+	if err := NewPublisher(js, PublisherOptions{}).PublishBatch(ctx, batch[:5]); err != nil {
+		t.Fatal(err)
+	}
+	run := func() *recorder {
+		nc, pjs := connectJS(t, ts.srv.ClientURL())
+		defer nc.Close()
+		c, err := NewConsumer(ctx, pjs, ConsumerOptions{Durable: "proc"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := newRecorder()
+		h, err := c.Consume(ctx, func(_ context.Context, d Delivery) error { rec.add(d); return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "five deliveries", func() bool { return rec.unique() == 5 })
+		h.Drain()
+		<-h.Closed()
+		return rec
+	}
+	first := run()
+	if err := NewPublisher(js, PublisherOptions{}).PublishBatch(ctx, batch[5:]); err != nil {
+		t.Fatal(err)
+	}
+	second := run()
+	for id := range second.seen {
+		if first.seen[id] > 0 {
+			t.Fatalf("message %s delivered to both runs", id)
+		}
+	}
+}
+
+func TestConnectWaitsForALateServer(t *testing.T) {
+	dir := t.TempDir()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	connected := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		nc, err := Connect(ctx, Options{URL: fmt.Sprintf("nats://127.0.0.1:%d", port), ReconnectWait: 10 * time.Millisecond, MaxReconnectWait: 50 * time.Millisecond})
+		if err == nil {
+			nc.Close()
+		}
+		connected <- err
+	}()
+	ts := startServer(t, dir, port)
+	if err := <-connected; err != nil {
+		t.Fatalf("connect to a server that came up late: %v", err)
+	}
+	_ = ts
+}
+
+func TestOptionsRedactedInsideOtherStructs(t *testing.T) {
+	type config struct {
+		NATS Options
+		Name string
+	}
+	c := config{NATS: Options{URL: "nats://u:pw-in-url-9@h:4222", Password: "pw-field-9"}, Name: "x"}
+	for _, s := range []string{fmt.Sprintf("%v", c), fmt.Sprintf("%+v", c), fmt.Sprintf("%+v", &c), mustJSON(t, c)} {
+		if strings.Contains(s, "pw-in-url-9") || strings.Contains(s, "pw-field-9") {
+			t.Fatalf("%s leaks a secret", s)
+		}
 	}
 }

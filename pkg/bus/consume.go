@@ -39,7 +39,10 @@ type ConsumerOptions struct {
 	// AckWait is how long a delivery may stay unanswered before the server redelivers it;
 	// default 30s. A long handler calls Delivery.InProgress.
 	AckWait time.Duration
-	// MaxDeliver is the number of attempts before a message is dead-lettered; default 8.
+	// MaxDeliver is the number of attempts before a message is dead-lettered; default 8. The
+	// consumer counts the attempts itself and the server's own limit stays unlimited, so a
+	// process that dies during the last attempt leaves the message to be redelivered (and
+	// dead-lettered then) rather than stranded.
 	MaxDeliver int
 	// NakDelays are the redelivery delays after the 1st, 2nd, ... failed attempt (the last
 	// repeats); default 1s, 2s, 5s, 15s, 30s.
@@ -124,6 +127,8 @@ const (
 	ClassRetraction Class = "retract"
 	ClassState      Class = "state"
 	ClassFailure    Class = "failure"
+	// ClassAudit is an enforcer audit record; the Delivery carries its raw Data only.
+	ClassAudit Class = "audit"
 )
 
 // Metadata is the JetStream position of a delivery.
@@ -138,7 +143,7 @@ type Metadata struct {
 }
 
 // Delivery is one decoded message. Exactly one of Event (ClassEvent, ClassRetraction), State
-// (ClassState) and Failure (ClassFailure) is set.
+// (ClassState) and Failure (ClassFailure) is set; none for ClassAudit.
 type Delivery struct {
 	Subject string
 	ChainID uint64
@@ -392,6 +397,11 @@ func (d *Delivery) decodeBody() error {
 			return err
 		}
 		d.Failure = &f
+	case ClassAudit:
+		d.Class = ClassAudit
+		if !json.Valid(d.Data) {
+			return errors.New("audit record is not JSON")
+		}
 	default:
 		return fmt.Errorf("unknown subject class %q", toks[2])
 	}

@@ -13,7 +13,9 @@
 //     cannot be decoded or a handler error wrapping [ErrPermanent], the message is copied to the
 //     dead-letter subject "keywarden.<chain>.dead" (kept in its own stream) and terminated. A
 //     message is terminated only after its dead-letter copy is stored, so nothing is dropped.
-//     The durable consumer survives restarts of both the process and the server.
+//     The durable consumer survives restarts of both the process and the server. Within one
+//     process deliveries are handled one at a time in stream order; across processes sharing a
+//     durable there is no order, so handlers serialise per key (see [Locker]).
 //   - [Locker] grants a key to at most one owner at a time across every process that shares the
 //     bucket: acquisition is a create-if-absent, and refresh, takeover of an expired lock and
 //     release are compare-and-set on the entry's revision. A lock is only taken over after its
