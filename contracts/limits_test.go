@@ -142,6 +142,16 @@ func TestAccountRules(t *testing.T) {
 		t.Fatalf("ownersOf after update %v (newest first)", got)
 	}
 	e.expectRevert(e.owner, acct2, e.pack(e.mop, "updateOwners", []common.Address{}, []common.Address{newOwner, addrOf(e.owner)}), "EmptyOwnersNotAllowed")
+
+	// Anyone may call the plugin directly and get events naming itself as the account (as on the real
+	// plugin); only installing needs a contract caller.
+	k := common.HexToAddress("0xd3")
+	r = e.send(e.stranger, e.d.SessionKeyPlugin, e.pack(e.skp, "addSessionKey", k, [32]byte{}, [][]byte{}), nil)
+	e.requireOK(r, "direct addSessionKey from an EOA")
+	if l := e.one(r, e.skp, "SessionKeyAdded", e.d.SessionKeyPlugin); l.Topics[1] != topicAddr(addrOf(e.stranger)) {
+		t.Fatalf("direct add names account %s", l.Topics[1])
+	}
+	e.expectRevert(e.stranger, e.d.SessionKeyPlugin, e.pack(e.skp, "onInstall", e.installData(nil, nil, nil)), "NotContractCaller")
 }
 
 // TestERC20SelectorRule pins the vendor code's order of checks: the "only transfer/approve on an ERC-20 with
