@@ -4,6 +4,7 @@ import (
 	"sort"
 
 	"github.com/keywarden/keywarden/pkg/events"
+	"github.com/keywarden/keywarden/pkg/store"
 )
 
 // AccountState is what keywarden knows of one account on one chain: which of the watched
@@ -30,6 +31,13 @@ func (a AccountState) Installed(plugin events.Address) bool {
 		}
 	}
 	return false
+}
+
+// row is the storage form.
+func (a AccountState) row() store.Account {
+	c := a.clone()
+	return store.Account{ChainID: c.ChainID, Account: c.Account, InstalledPlugins: c.Plugins, Owners: c.Owners,
+		UpdatedBlock: c.UpdatedBlock, UpdatedTime: c.UpdatedTime, LastEventID: c.LastEventID}
 }
 
 func (a AccountState) clone() AccountState {

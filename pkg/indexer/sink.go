@@ -17,6 +17,7 @@ import (
 	"github.com/keywarden/keywarden/pkg/decoder"
 	"github.com/keywarden/keywarden/pkg/events"
 	"github.com/keywarden/keywarden/pkg/ingest"
+	"github.com/keywarden/keywarden/pkg/store"
 )
 
 // Publisher is what the sink needs from the bus: a batch that returns nil only when every
@@ -53,7 +54,6 @@ type Sink struct {
 
 	mu       sync.Mutex
 	accounts map[events.Address]*accountEntry
-	version  uint64
 	inited   bool
 	// orphans are events stored above the checkpoint at start (a write whose checkpoint never
 	// moved): each is either delivered again or retracted when the source passes its block.
@@ -98,17 +98,6 @@ func NewSink(opts Options) (*Sink, error) {
 		s.plugins[p] = true
 	}
 	return s, nil
-}
-
-// nextVersion is strictly increasing within the process and follows the wall clock across
-// restarts, so a later write always replaces an earlier one.
-func (s *Sink) nextVersion() uint64 {
-	v := uint64(time.Now().UnixNano())
-	if v <= s.version {
-		v = s.version + 1
-	}
-	s.version = v
-	return v
 }
 
 // init reads, once, the events a crashed write left above the checkpoint.
@@ -390,7 +379,7 @@ func (s *Sink) Apply(ctx context.Context, b ingest.Batch) (err error) {
 		}
 	}
 
-	w := Write{ChainID: s.opts.ChainID, Version: s.nextVersion(), Blocks: b.Blocks}
+	w := store.Batch{Blocks: s.blockRows(b.Blocks, false)} // the store assigns a version above every stored one
 	var msgs []bus.Msg
 	type rowKey struct{ plugin, account, key events.Address }
 	keyIdx := map[rowKey]int{}
@@ -466,10 +455,10 @@ func (s *Sink) Apply(ctx context.Context, b ingest.Batch) (err error) {
 
 		if isAccountEvent(e) && en.state.apply(e) {
 			if i, ok := acctIdx[e.Account()]; ok {
-				w.Accounts[i] = en.state.clone()
+				w.Accounts[i] = en.state.row()
 			} else {
 				acctIdx[e.Account()] = len(w.Accounts)
-				w.Accounts = append(w.Accounts, en.state.clone())
+				w.Accounts = append(w.Accounts, en.state.row())
 			}
 		}
 		if !folded {
@@ -516,9 +505,9 @@ func (s *Sink) Apply(ctx context.Context, b ingest.Batch) (err error) {
 }
 
 // commit is the one order that makes the checkpoint safe: rows, then messages, then checkpoint.
-func (s *Sink) commit(ctx context.Context, w Write, msgs []bus.Msg, cp ingest.BlockRef) error {
+func (s *Sink) commit(ctx context.Context, w store.Batch, msgs []bus.Msg, cp ingest.BlockRef) error {
 	if !w.Empty() {
-		if err := s.opts.Store.Write(ctx, w); err != nil {
+		if err := s.opts.Store.WriteBatch(ctx, w); err != nil {
 			s.opts.Metrics.BatchError(s.opts.ChainID, "store")
 			return fmt.Errorf("store rows: %w", err)
 		}
@@ -578,7 +567,16 @@ func (s *Sink) Rollback(ctx context.Context, chainID uint64, ancestor ingest.Blo
 		s.replay(before[e.Account()], e)
 	}
 
-	w := Write{ChainID: s.opts.ChainID, Version: s.nextVersion(), RetractedBlocks: retracted}
+	fails, err := s.opts.Store.FailuresFrom(ctx, s.opts.ChainID, ancestor.Number+1)
+	if err != nil {
+		s.opts.Metrics.BatchError(s.opts.ChainID, "read")
+		return fmt.Errorf("roll back to %d: %w", ancestor.Number, err)
+	}
+	w := store.Batch{Blocks: s.blockRows(retracted, true)}
+	for _, f := range fails {
+		f.Removed = true
+		w.Failures = append(w.Failures, f)
+	}
 	var msgs []bus.Msg
 	for i := len(stored) - 1; i >= 0; i-- { // undo newest first
 		r := stored[i]
@@ -599,8 +597,7 @@ func (s *Sink) Rollback(ctx context.Context, chainID uint64, ancestor ingest.Blo
 	for _, a := range accounts {
 		bf, af := before[a], after[a]
 		if !reflect.DeepEqual(bf.state, af.state) {
-			st := af.state.clone()
-			w.Accounts = append(w.Accounts, st)
+			w.Accounts = append(w.Accounts, af.state.row())
 		}
 		plugins := make([]events.Address, 0, len(af.folds))
 		for p := range af.folds {
@@ -620,11 +617,15 @@ func (s *Sink) Rollback(ctx context.Context, chainID uint64, ancestor ingest.Blo
 					st = now
 				default: // the key existed only in retracted events
 					st = old.Clone()
-					st.Status = events.StatusRemoved
+					st.Status = store.StatusRetracted
 					st.UpdatedBlock, st.UpdatedTime = ancestor.Number, ancestor.Time
 					st.LastEventID = "retract:" + old.LastEventID
 				}
-				w.KeyStates = append(w.KeyStates, st)
+				if st.Status == store.StatusRetracted {
+					w.RetractedKeys = append(w.RetractedKeys, store.KeyRef{ChainID: st.ChainID, Plugin: st.Plugin, Account: st.Account, SessionKey: st.SessionKey})
+				} else {
+					w.KeyStates = append(w.KeyStates, st)
+				}
 				if st.Verified || (hadOld && old.Verified) {
 					m, merr := bus.StateMsg(st)
 					if merr != nil {
@@ -656,6 +657,15 @@ func (s *Sink) Rollback(ctx context.Context, chainID uint64, ancestor ingest.Blo
 	s.log.Info().Uint64("ancestor", ancestor.Number).Str("ancestor_hash", ancestor.Hash.Hex()).Int("retracted_blocks", len(retracted)).
 		Int("retracted_events", len(stored)).Int("key_states", len(w.KeyStates)).Msg("rolled back")
 	return nil
+}
+
+// blockRows are the block rows of refs (removed: heights a reorg took off the chain).
+func (s *Sink) blockRows(refs []ingest.BlockRef, removed bool) []store.Block {
+	out := make([]store.Block, len(refs))
+	for i, r := range refs {
+		out[i] = store.Block{ChainID: s.opts.ChainID, Number: r.Number, Hash: r.Hash, ParentHash: r.Parent, Time: r.Time, Removed: removed}
+	}
+	return out
 }
 
 // keysOf lists every key either fold knows, in a stable order.
