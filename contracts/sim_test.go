@@ -32,7 +32,6 @@ const txGas = 16_000_000
 
 var (
 	ether    = new(big.Int).Exp(big.NewInt(10), big.NewInt(18), nil)
-	maxU256  = new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 256), big.NewInt(1))
 	sentinel = common.BigToHash(big.NewInt(1))
 	// Expected manifest hashes: the SessionKeyPlugin one is the docs' computed value for the vendor's
 	// manifest; of the Multi Owner one the docs give only the ends.
