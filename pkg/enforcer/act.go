@@ -160,6 +160,7 @@ func (e *Enforcer) run(ctx context.Context, lr ledgerRecord, in policy.Input, mo
 	if err != nil {
 		return fmt.Errorf("check ownership of %s: %w", v.Account, err)
 	}
+	e.noteCoverage(ctx, v.ChainID, v.Account, ch.Signer(), owner)
 	if !owner {
 		msg := fmt.Sprintf("the enforcer (%s) is not an owner of account %s: alert only", ch.Signer(), v.Account)
 		e.notify(ctx, Notification{Kind: "uncovered", Verdict: &v, Message: msg, At: e.o.Now()})

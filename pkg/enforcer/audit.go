@@ -21,6 +21,18 @@ type Audits []Audit
 
 var _ Audit = Audits(nil)
 
+// Coverage records in every sink that keeps coverage.
+func (a Audits) Coverage(ctx context.Context, chainID uint64, account, signer events.Address, covered bool, at time.Time) error {
+	for _, s := range a {
+		if c, ok := s.(CoverageRecorder); ok {
+			if err := c.Coverage(ctx, chainID, account, signer, covered, at); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // Verdict records v in every sink.
 func (a Audits) Verdict(ctx context.Context, v events.Verdict) error {
 	for _, s := range a {
@@ -122,6 +134,25 @@ func (c ClickHouseAudit) Action(ctx context.Context, r events.ActionRecord) erro
 	}
 	if err := b.Send(); err != nil {
 		return fmt.Errorf("insert action: %w", err)
+	}
+	return nil
+}
+
+// Coverage writes one coverage row.
+func (c ClickHouseAudit) Coverage(ctx context.Context, chainID uint64, account, signer events.Address, covered bool, at time.Time) error {
+	b, err := c.Conn.PrepareBatch(ctx, "INSERT INTO "+c.table("coverage")+" (chain_id, account, signer, covered, checked_at, version)")
+	if err != nil {
+		return fmt.Errorf("insert coverage: %w", err)
+	}
+	var cov uint8
+	if covered {
+		cov = 1
+	}
+	if err := b.Append(chainID, account.Hex(), signer.Hex(), cov, at.UTC(), uint64(time.Now().UnixNano())); err != nil {
+		return errors.Join(fmt.Errorf("insert coverage: %w", err), b.Abort())
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("insert coverage: %w", err)
 	}
 	return nil
 }

@@ -90,6 +90,12 @@ type Audit interface {
 	Action(ctx context.Context, r events.ActionRecord) error
 }
 
+// CoverageRecorder is implemented by audit sinks that keep which accounts the enforcer can
+// act on (the coverage table).
+type CoverageRecorder interface {
+	Coverage(ctx context.Context, chainID uint64, account, signer events.Address, covered bool, at time.Time) error
+}
+
 // Ledger keeps one record per action id (bus.ActionStore implements it).
 type Ledger interface {
 	PutIfAbsent(ctx context.Context, actionID string, record []byte) (bool, error)

@@ -70,6 +70,12 @@ type Enforcer struct {
 	pending   map[string]context.CancelFunc // trigger id -> cancel of work in progress
 	sent      map[string][]string           // trigger id -> action ids already submitted
 	watch     *expiryWatch
+	covered   map[coverageKey]bool
+}
+
+type coverageKey struct {
+	chain   uint64
+	account events.Address
 }
 
 // New validates options and returns an Enforcer.
@@ -119,7 +125,7 @@ func New(o Options) (*Enforcer, error) {
 		o.Metrics = NewMetrics(nil)
 	}
 	e := &Enforcer{o: o, retracted: map[string]time.Time{}, pending: map[string]context.CancelFunc{},
-		sent: map[string][]string{}}
+		sent: map[string][]string{}, covered: map[coverageKey]bool{}}
 	e.watch = newExpiryWatch(o.Policies.ExpiryLead())
 	return e, nil
 }
@@ -148,13 +154,20 @@ func (e *Enforcer) HandleEvent(ctx context.Context, ev events.Event) error {
 		return nil
 	}
 	signer := ch.Signer()
+	for _, o := range p.AddedOwners {
+		if o == signer {
+			e.noteCoverage(ctx, ev.ChainID, p.Account, signer, true)
+		}
+	}
 	for _, o := range p.RemovedOwners {
 		if o == signer {
-			e.o.Metrics.OwnershipLost.Inc()
-			msg := fmt.Sprintf("account %s on chain %d removed the enforcer (%s) as owner: its keys get alerts only from now on",
-				p.Account, ev.ChainID, signer)
-			e.o.Logger.Warn().Uint64("chain_id", ev.ChainID).Str("account", p.Account.Hex()).Msg(msg)
-			e.notify(ctx, Notification{Kind: "ownership_lost", Message: msg, At: e.o.Now()})
+			e.o.Logger.Warn().Uint64("chain_id", ev.ChainID).Str("account", p.Account.Hex()).
+				Msg("the account removed the enforcer as owner: its keys get alerts only from now on")
+			// Seen as covered before the removal, so that noteCoverage alerts on the change.
+			e.mu.Lock()
+			e.covered[coverageKey{ev.ChainID, p.Account}] = true
+			e.mu.Unlock()
+			e.noteCoverage(ctx, ev.ChainID, p.Account, signer, false)
 		}
 	}
 	return nil
@@ -308,4 +321,40 @@ func (e *Enforcer) evaluate(ctx context.Context, in policy.Input) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// noteCoverage records whether the enforcer can act on account, when that changes.
+func (e *Enforcer) noteCoverage(ctx context.Context, chainID uint64, account, signer events.Address, covered bool) {
+	k := coverageKey{chainID, account}
+	e.mu.Lock()
+	prev, seen := e.covered[k]
+	e.covered[k] = covered
+	var yes, no int
+	for ck, c := range e.covered {
+		if ck.chain != chainID {
+			continue
+		}
+		if c {
+			yes++
+		} else {
+			no++
+		}
+	}
+	e.mu.Unlock()
+	id := strconv.FormatUint(chainID, 10)
+	e.o.Metrics.Covered.WithLabelValues(id, "true").Set(float64(yes))
+	e.o.Metrics.Covered.WithLabelValues(id, "false").Set(float64(no))
+	if seen && prev == covered {
+		return
+	}
+	if rec, ok := e.o.Audit.(CoverageRecorder); ok {
+		if err := rec.Coverage(ctx, chainID, account, signer, covered, e.o.Now()); err != nil {
+			e.o.Logger.Warn().Err(err).Str("account", account.Hex()).Msg("record coverage")
+		}
+	}
+	if seen && prev && !covered {
+		e.o.Metrics.OwnershipLost.Inc()
+		msg := fmt.Sprintf("account %s on chain %d no longer has the enforcer (%s) as owner", account, chainID, signer)
+		e.notify(ctx, Notification{Kind: "ownership_lost", Message: msg, At: e.o.Now()})
+	}
 }
