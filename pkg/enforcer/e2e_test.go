@@ -5,6 +5,8 @@ import (
 	"crypto/ecdsa"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"sort"
 	"sync"
 	"testing"
@@ -527,5 +529,62 @@ func TestAuditIsOnTheStream(t *testing.T) {
 	}
 	if included != 1 {
 		t.Fatalf("%d included no-allow-all records on the stream, want 1", included)
+	}
+}
+
+func TestOwnershipLossAlertsAndStopsActions(t *testing.T) {
+	w := newWorld(t, true)
+	got := make(chan enforcer.Notification, 8)
+	hook := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		var n enforcer.Notification
+		_ = json.NewDecoder(r.Body).Decode(&n)
+		got <- n
+	}))
+	defer hook.Close()
+	e, err := enforcer.New(enforcer.Options{Policies: w.policies, Chains: map[uint64]enforcer.Chain{w.achain.ID: w.achain},
+		Audit: w.audit, Ledger: w.ledger, Locks: w.locks, Instance: "a", Notifier: enforcer.NewWebhook(hook.URL, []byte("k"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The account's owner removes the enforcer's signer.
+	acct := w.account
+	rcpt, err := w.chain.Transact(w.ctx, devchain.TxRequest{From: w.owner, To: &acct,
+		Data: actions.EncodeUpdateOwners(nil, []common.Address{devchain.Address(w.enfKey)})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr, _ := w.chain.Client().HeaderByHash(w.ctx, rcpt.BlockHash)
+	var seen bool
+	for _, lg := range rcpt.Logs {
+		ev, err := decoder.Decode(*lg, decoder.Meta{ChainID: w.achain.ID, BlockTime: hdr.Time, ParentHash: hdr.ParentHash})
+		if err != nil {
+			continue
+		}
+		if ev.Kind == events.KindOwnerUpdated {
+			seen = true
+			if err := e.HandleEvent(w.ctx, ev); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if !seen {
+		t.Fatal("no OwnerUpdated log")
+	}
+	select {
+	case n := <-got:
+		if n.Kind != "ownership_lost" {
+			t.Fatalf("notification %+v", n)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no ownership alert")
+	}
+	// A breaching key on that account now only gets an alert.
+	key := newAddr()
+	st := w.last(w.apply(w.chain.AddKey(w.ctx, w.owner, w.account, key, [32]byte{}, allowAll)), key)
+	if err := e.HandleState(w.ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	if !w.isKey(key) || w.audit.lastAction("no-allow-all").Outcome != events.OutcomeUncovered {
+		t.Fatalf("after losing ownership: key present %v, record %+v", w.isKey(key), w.audit.lastAction("no-allow-all"))
 	}
 }
