@@ -170,7 +170,7 @@ func (b *PermissionsBuilder) Encode() ([][]byte, error) {
 func UpdatesFor(p events.Permissions) []events.Update {
 	us := []events.Update{events.SetAccessListType{Type: p.AccessControlType}}
 	for _, e := range p.AccessList {
-		us = append(us, events.UpdateAccessListAddressEntry{Target: e.Target, IsOnList: e.IsOnList, CheckSelectors: e.CheckSelectors})
+		us = append(us, events.UpdateAccessListAddressEntry(e))
 	}
 	for _, e := range p.FunctionList {
 		us = append(us, events.UpdateAccessListFunctionEntry{Target: e.Target, Function: e.Selector, IsOnList: e.IsOnList})

@@ -221,8 +221,7 @@ type rawSpendLimit struct {
 }
 
 func spendLimitOf(v any) (SpendLimitInfo, error) {
-	var raw rawSpendLimit
-	raw = *abi.ConvertType(v, new(rawSpendLimit)).(*rawSpendLimit)
+	raw := *abi.ConvertType(v, new(rawSpendLimit)).(*rawSpendLimit)
 	lim, err := events.U256FromBig(raw.Limit)
 	if err != nil {
 		return SpendLimitInfo{}, fmt.Errorf("decode spend limit: %w", err)

@@ -43,8 +43,8 @@ func TestKeySignerNeverPrintsTheKey(t *testing.T) {
 		string(js), logBuf.String(),
 	}
 	// The key in decimal too (a *big.Int leak prints D in base 10).
-	k, _ := crypto.HexToECDSA(testKeyHex)
-	secrets := []string{testKeyHex, strings.ToUpper(testKeyHex), k.D.String(), k.D.Text(16)}
+	d := new(bigInt).SetBytes(common.FromHex(testKeyHex))
+	secrets := []string{testKeyHex, strings.ToUpper(testKeyHex), d.String(), d.Text(16)}
 	for _, out := range outputs {
 		for _, sec := range secrets {
 			if strings.Contains(strings.ToLower(out), strings.ToLower(sec)) {
