@@ -384,6 +384,32 @@ func TestDeployAndOwnerFlow(t *testing.T) {
 	if got := e.view(e.acct, e.account, "getInstalledPlugins")[0].([]common.Address); len(got) != 2 || got[0] != e.d.SessionKeyPlugin {
 		t.Fatalf("getInstalledPlugins = %v, want [sessionKey, multiOwner]", got)
 	}
+	// Routing as the manifest wired it: removeSessionKey goes to the plugin, validated by the owner plugin
+	// (user op: function 1, runtime: function 0); executeWithSessionKey by the plugin's own function 0.
+	deps := dependencies(e.d.MultiOwnerPlugin)
+	var selfCheck [21]byte
+	copy(selfCheck[:], e.d.SessionKeyPlugin.Bytes())
+	for _, c := range []struct {
+		method          string
+		userOp, runtime [21]byte
+	}{
+		{"removeSessionKey", deps[1], deps[0]},
+		{"executeWithSessionKey", selfCheck, [21]byte{}},
+	} {
+		cfg := e.view(e.acct, e.account, "getExecutionFunctionConfig", [4]byte(e.skp.Methods[c.method].ID))[0]
+		got := abi.ConvertType(cfg, new(struct {
+			Plugin                    common.Address
+			UserOpValidationFunction  [21]byte
+			RuntimeValidationFunction [21]byte
+		})).(*struct {
+			Plugin                    common.Address
+			UserOpValidationFunction  [21]byte
+			RuntimeValidationFunction [21]byte
+		})
+		if got.Plugin != e.d.SessionKeyPlugin || got.UserOpValidationFunction != c.userOp || got.RuntimeValidationFunction != c.runtime {
+			t.Fatalf("getExecutionFunctionConfig(%s) = %+v", c.method, got)
+		}
+	}
 
 	// Add a second key directly from the owner: no PermissionsUpdated without updates.
 	k2 := common.HexToAddress("0x2000000000000000000000000000000000000002")
