@@ -30,7 +30,9 @@ type env struct {
 	addrs   actions.Addresses
 }
 
-func startEnv(t *testing.T, direct bool) *env {
+func startEnv(t *testing.T, direct bool) *env { return startEnvB(t, direct) }
+
+func startEnvB(t testing.TB, direct bool) *env {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
