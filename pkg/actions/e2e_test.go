@@ -401,3 +401,32 @@ func TestEndToEndGasLimitedKeyUsesItsNonceKey(t *testing.T) {
 		t.Fatalf("nonce under the key's nonce key: %v %v", n, err)
 	}
 }
+
+// A counterfactual account is deployed by its first user operation's initCode, which also
+// installs the plugin with a key.
+func TestEndToEndCounterfactualAccount(t *testing.T) {
+	for _, direct := range []bool{false, true} {
+		e := startEnv(t, direct)
+		ctx := ctxT(t)
+		owners := []common.Address{e.owner.Address()}
+		salt := big.NewInt(42)
+		addr, err := e.chain.AccountAddress(ctx, salt, owners)
+		if err != nil {
+			t.Fatal(err)
+		}
+		initCode, err := e.chain.InitCode(salt, owners)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.chain.Fund(ctx, addr, big.NewInt(1e18)); err != nil {
+			t.Fatal(err)
+		}
+		acct := e.client.Account(addr, e.owner)
+		acct.InitCode = initCode
+		_, key := newKey(t)
+		mustOK(t, "deploy and install")(acct.InstallSessionKeyPlugin(ctx, actions.InstallOptions{Keys: []actions.InitialKey{{Key: key}}}))
+		if ok, err := e.client.IsSessionKey(ctx, addr, key); err != nil || !ok {
+			t.Fatalf("direct=%v: key not on the new account: %v %v", direct, ok, err)
+		}
+	}
+}
