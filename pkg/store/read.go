@@ -65,8 +65,8 @@ func eventWhere(f EventFilter) *where {
 	if f.FromBlock > 0 {
 		w.add("block_number >= ?", f.FromBlock)
 	}
-	if f.ToBlock > 0 {
-		w.add("block_number <= ?", f.ToBlock)
+	if f.ToBlock != nil {
+		w.add("block_number <= ?", *f.ToBlock)
 	}
 	w.in("account", addrList(f.Accounts))
 	w.in("kind", kindList(f.Kinds))
@@ -231,8 +231,8 @@ func (s *Store) DecodeFailures(ctx context.Context, f FailureFilter) ([]events.D
 	if f.FromBlock > 0 {
 		w.add("block_number >= ?", f.FromBlock)
 	}
-	if f.ToBlock > 0 {
-		w.add("block_number <= ?", f.ToBlock)
+	if f.ToBlock != nil {
+		w.add("block_number <= ?", *f.ToBlock)
 	}
 	w.in("reason", f.Reasons)
 	if !f.IncludeRemoved {

@@ -126,8 +126,9 @@ func (b Batch) Empty() bool {
 type EventFilter struct {
 	ChainID   uint64 // required
 	FromBlock uint64
-	ToBlock   uint64 // 0: no upper bound
-	Accounts  []events.Address
+	// ToBlock is the last block included; nil for no upper bound (new(n) sets it).
+	ToBlock  *uint64
+	Accounts []events.Address
 	// SessionKeys matches the event's session key or, for a rotation, either key.
 	SessionKeys []events.Address
 	Kinds       []events.Kind
@@ -162,9 +163,10 @@ type AccountFilter struct {
 
 // FailureFilter selects decode failures. Zero fields do not filter.
 type FailureFilter struct {
-	ChainID        uint64 // required
-	FromBlock      uint64
-	ToBlock        uint64 // 0: no upper bound
+	ChainID   uint64 // required
+	FromBlock uint64
+	// ToBlock is the last block included; nil for no upper bound.
+	ToBlock        *uint64
 	Reasons        []string
 	IncludeRemoved bool
 	Limit          int
