@@ -66,6 +66,16 @@ func (r *recMetrics) Reorg(_, _ uint64) {
 	r.reorgs++
 }
 
+func (r *recMetrics) snapshot() map[string]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string]int, len(r.codes))
+	for k, v := range r.codes {
+		out[k] = v
+	}
+	return out
+}
+
 func (r *recMetrics) code(key string) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -250,7 +260,7 @@ func TestRPCFaultsAreRetried(t *testing.T) {
 			p.Clear()
 			waitSynced(t, c, m)
 			assertMatchesChain(t, c, m, testFilter())
-			t.Logf("requests by code: %v", rec.codes)
+			t.Logf("requests by code: %v", rec.snapshot())
 		})
 	}
 }
@@ -318,8 +328,11 @@ func TestConcurrentRangesCommittedInOrder(t *testing.T) {
 	if sc.maxInFlight.Load() < 2 {
 		t.Errorf("at most %d ranges in flight: no concurrency", sc.maxInFlight.Load())
 	}
-	if m.applies < 200/5 {
-		t.Errorf("%d batches, want at least 40 ranges of 5", m.applies)
+	m.mu.Lock()
+	applies := m.applies
+	m.mu.Unlock()
+	if applies < 200/5 {
+		t.Errorf("%d batches, want at least 40 ranges of 5", applies)
 	}
 }
 

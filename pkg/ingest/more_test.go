@@ -81,7 +81,9 @@ func TestRestartResumesFromCheckpoint(t *testing.T) {
 	if cp.Number >= 116 {
 		t.Fatalf("test setup: already at %d", cp.Number)
 	}
+	m.mu.Lock()
 	m.beforeApply = nil
+	m.mu.Unlock()
 	startSource(t, opts)
 	waitSynced(t, c, m)
 	assertMatchesChain(t, c, m, testFilter())
@@ -166,8 +168,9 @@ func TestBackoffIsCappedWithJitter(t *testing.T) {
 	}
 }
 
-// The pool gives up after MaxAttempts when set, and never retries what cannot succeed.
-func TestPoolAttemptsAndNoRetryOnNotFound(t *testing.T) {
+// The pool gives up after MaxAttempts when set, asks every endpoint before it calls a block
+// missing, and names endpoints without their credentials.
+func TestPoolAttemptsNotFoundAndFailover(t *testing.T) {
 	url := cannedRPC(t, 502, "bad gateway", 0)
 	p := testPool(t, nil, url)
 	p.opts.MaxAttempts = 3
@@ -179,6 +182,13 @@ func TestPoolAttemptsAndNoRetryOnNotFound(t *testing.T) {
 	null := testPool(t, nil, cannedRPC(t, 200, `{"jsonrpc":"2.0","id":1,"result":null}`, 0))
 	if _, err := null.HeaderByNumber(context.Background(), big.NewInt(7)); !errors.As(err, &re) || re.Class != ClassNotFound {
 		t.Fatalf("null header: %v", err)
+	}
+	// One endpoint lags (answers null), the other has the block: the pool asks it.
+	c := newTestChain(t)
+	c.mine(3)
+	mixed := testPool(t, nil, cannedRPC(t, 200, `{"jsonrpc":"2.0","id":1,"result":null}`, 0), c.url)
+	if h, err := mixed.HeaderByNumber(context.Background(), big.NewInt(3)); err != nil || h.Hash() != c.hashAt(3) {
+		t.Errorf("lagging first endpoint: %v", err)
 	}
 	if got := EndpointName("https://user:secret@eth-mainnet.g.alchemy.com/v2/KEY?x=1"); got != "https://eth-mainnet.g.alchemy.com" {
 		t.Errorf("endpoint name %q leaks credentials", got)

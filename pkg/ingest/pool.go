@@ -40,8 +40,9 @@ type PoolOptions struct {
 
 // Pool is a Client over several endpoints of one chain: each request has a timeout, a failed
 // request fails over to the next endpoint, and once all failed it backs off (capped
-// exponential with jitter) and tries again. Errors that retrying cannot fix (not found, a
-// provider's range cap, the caller's cancellation) return at once as *RPCError.
+// exponential with jitter) and tries again. A block one endpoint does not know is asked of
+// the others once each. Errors that retrying cannot fix (not found everywhere, a provider's
+// range cap, the caller's cancellation) return at once as *RPCError.
 type Pool struct {
 	eps  []Endpoint
 	opts PoolOptions
@@ -153,7 +154,7 @@ func (p *Pool) failover(i int) {
 }
 
 func (p *Pool) do(ctx context.Context, method string, call func(context.Context, Client) error) error {
-	round := 0
+	round, notFound := 0, 0
 	for attempt := 0; ; attempt++ {
 		i := p.current()
 		ep := p.eps[i]
@@ -166,6 +167,15 @@ func (p *Pool) do(ctx context.Context, method string, call func(context.Context,
 		}
 		e := Classify(ctx, method, ep.Name, err)
 		p.opts.Metrics.RPCRequest(p.opts.ChainID, method, e.Label())
+		if e.Class == ClassNotFound {
+			// A lagging replica may not have the block yet: ask the other endpoints once
+			// each; only when all agree it is missing is it missing.
+			if notFound++; notFound < len(p.eps) {
+				p.failover(i)
+				continue
+			}
+			return e
+		}
 		if !e.Class.Retryable() {
 			return e
 		}

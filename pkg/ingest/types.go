@@ -1,8 +1,10 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
 	"math/big"
+	"slices"
 
 	"github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/common"
@@ -51,14 +53,13 @@ type Batch struct {
 // Tip is the last block of the batch: the sink stores it as the chain's checkpoint.
 func (b Batch) Tip() BlockRef { return b.Blocks[len(b.Blocks)-1] }
 
-// Block returns the ref of block n if the batch carries it.
+// Block returns the ref of block n if the batch carries it (every block that holds a log).
 func (b Batch) Block(n uint64) (BlockRef, bool) {
-	for _, r := range b.Blocks {
-		if r.Number == n {
-			return r, true
-		}
+	i, ok := slices.BinarySearchFunc(b.Blocks, n, func(r BlockRef, n uint64) int { return cmp.Compare(r.Number, n) })
+	if !ok {
+		return BlockRef{}, false
 	}
-	return BlockRef{}, false
+	return b.Blocks[i], true
 }
 
 // Sink receives the chain, strictly in order, one chain per source.
