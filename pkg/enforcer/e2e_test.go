@@ -5,9 +5,11 @@ import (
 	"crypto/ecdsa"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -586,5 +588,38 @@ func TestOwnershipLossAlertsAndStopsActions(t *testing.T) {
 	}
 	if !w.isKey(key) || w.audit.lastAction("no-allow-all").Outcome != events.OutcomeUncovered {
 		t.Fatalf("after losing ownership: key present %v, record %+v", w.isKey(key), w.audit.lastAction("no-allow-all"))
+	}
+}
+
+func TestRetractionAfterSendIsRecorded(t *testing.T) {
+	w := newWorld(t, true)
+	key := newAddr()
+	var ev events.Event
+	state := w.last(w.apply(w.chain.AddKey(w.ctx, w.owner, w.account, key, [32]byte{}, allowAll)), key)
+	e := w.enforcer(enforcer.ModeEnforce, nil, "a")
+	if err := e.HandleState(w.ctx, state); err != nil {
+		t.Fatal(err)
+	}
+	if w.audit.lastAction("no-allow-all").Outcome != events.OutcomeIncluded {
+		t.Fatal("not included")
+	}
+	// Later a reorg retracts the event that triggered it (the indexer publishes a retraction
+	// whose id is the trigger's).
+	var chainID, logIndex uint64
+	var hash string
+	if _, err := fmt.Sscanf(strings.ReplaceAll(state.LastEventID, ":", " "), "%d %s %d", &chainID, &hash, &logIndex); err != nil {
+		t.Fatal(err)
+	}
+	ev.Position = events.Position{ChainID: chainID, BlockHash: common.HexToHash(hash), LogIndex: logIndex, Removed: true}
+	ev.Payload = events.SessionKeyAdded{Account: events.Address(w.account), SessionKey: events.Address(key)}
+	if ev.ID() != state.LastEventID {
+		t.Fatalf("rebuilt id %s, want %s", ev.ID(), state.LastEventID)
+	}
+	if err := e.HandleRetraction(w.ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	r := w.audit.lastAction("no-allow-all")
+	if r.Outcome != events.OutcomeRetracted || r.UserOpHash == "" {
+		t.Fatalf("record %+v", r)
 	}
 }
