@@ -8,7 +8,8 @@
 //   - Nothing is deleted. A reorg retraction is a new row (removed = 1, or status 'retracted'
 //     for a key state) at a higher version; readers hide it unless asked.
 //   - Versions grow monotonically within a process and across restarts: each batch takes
-//     max(wall clock in ns, highest version stored or issued so far + 1).
+//     max(wall clock in ns, highest version stored or issued so far + 1, Batch.Version), so a
+//     later write always replaces an earlier one, even after the clock stepped back.
 //   - [Store.WriteBatch] either returns nil after every row of the batch was sent, or returns an
 //     error; a failed batch may have reached some tables, and writing it again repairs that.
 //     [Store.SetCheckpoint] is separate and meant to be called last, after the batch (and any

@@ -94,12 +94,11 @@ type Checkpoint struct {
 	Time       uint64
 }
 
-// Batch is what one flush of the indexer writes. Rows are written at one version (Version, or
-// the store's next version when zero); within a batch, a later element with the same identity
-// as an earlier one wins.
+// Batch is what one flush of the indexer writes. Within a batch, a later element with the same
+// identity as an earlier one wins (for blocks: the same chain and number).
 type Batch struct {
-	// Version of every row of the batch; leave 0 to let the store assign one. A caller that
-	// sets it must keep it increasing across restarts (the wall clock in ns is a fine source).
+	// Version is the lowest version the batch's rows may get; leave 0 to let the store choose.
+	// Every row of a batch gets the same version, above every version stored or issued before.
 	Version uint64
 	// Events are new events and retractions (Removed set) of stored ones. The rows of
 	// permission_updates are derived from the PermissionsUpdated events among them.

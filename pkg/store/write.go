@@ -20,12 +20,12 @@ func (s *Store) WriteBatch(ctx context.Context, b Batch) error {
 	if err := s.seedVersions(ctx); err != nil {
 		return fmt.Errorf("write batch: %w", err)
 	}
-	v := b.Version
-	if v == 0 {
-		v = s.clock.next()
-	} else {
-		s.clock.observe(v)
+	// The caller's version is a floor: a caller whose own clock went back still cannot write
+	// below rows that are already stored.
+	if b.Version > 0 {
+		s.clock.observe(b.Version - 1)
 	}
+	v := s.clock.next()
 
 	evs := lastByKey(b.Events, func(e events.Event) eventKey { return eventKey{e.ChainID, e.BlockHash, e.LogIndex} })
 	eventRows := make([]eventRow, 0, len(evs))
