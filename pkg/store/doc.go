@@ -14,6 +14,9 @@
 //     error; a failed batch may have reached some tables, and writing it again repairs that.
 //     [Store.SetCheckpoint] is separate and meant to be called last, after the batch (and any
 //     messages it covers) are durable: the checkpoint never runs ahead of its rows.
+//   - Committed reads (the Committed field of the filters) see each row as of the chain's last
+//     checkpoint: a batch written after it, or cut short by a crash, is invisible to them until
+//     the next checkpoint covers it. The default reads see the latest rows.
 //   - Values are stored exactly: uint256 as decimal strings (2^256-1 included), block numbers,
 //     log indexes and times as UInt64, addresses EIP-55 checksummed, bytes as 0x hex.
 //     [events.KeyState] round-trips field for field.

@@ -3,45 +3,68 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/keywarden/keywarden/pkg/events"
 )
 
-// Readers see the highest version of each row through FINAL. A filter on a column that later
-// versions change (removed, verified, status, hash) must run after the FINAL merge, so these
-// queries turn off the automatic move of WHERE conditions into PREWHERE, which runs before it.
+// Two ways to read the latest version of each row:
+//
+//   - latest (the default): FROM t FINAL. A filter on a column that later versions change
+//     (removed, verified, status, installed_plugins) must run after the FINAL merge, so these
+//     queries turn off the automatic move of WHERE conditions into PREWHERE, which runs before it.
+//   - committed: argMax per identity over the rows whose version is at most the version of
+//     the chain's "logs" checkpoint. The checkpoint is written after the batches it covers, so
+//     rows of a batch still in flight, or of one a crash cut short, are not seen.
 const finalSettings = " SETTINGS optimize_move_to_prewhere = 0"
 
-// where collects conditions and their bound arguments.
+// where collects conditions and their bound arguments: ident conditions are on columns that
+// every version of a row shares (safe before the latest version is chosen), post conditions on
+// columns a later version may change.
 type where struct {
-	conds []string
-	args  []any
+	ident, post         []string
+	identArgs, postArgs []any
 }
 
 func (w *where) add(cond string, args ...any) {
-	w.conds = append(w.conds, cond)
-	w.args = append(w.args, args...)
+	w.ident = append(w.ident, cond)
+	w.identArgs = append(w.identArgs, args...)
+}
+
+func (w *where) addPost(cond string, args ...any) {
+	w.post = append(w.post, cond)
+	w.postArgs = append(w.postArgs, args...)
+}
+
+func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
+
+func anyList(vals []string) []any {
+	out := make([]any, len(vals))
+	for i, v := range vals {
+		out[i] = v
+	}
+	return out
 }
 
 func (w *where) in(col string, vals []string) {
-	if len(vals) == 0 {
-		return
+	if len(vals) > 0 {
+		w.add(col+" IN ("+placeholders(len(vals))+")", anyList(vals)...)
 	}
-	ph := strings.TrimSuffix(strings.Repeat("?, ", len(vals)), ", ")
-	args := make([]any, len(vals))
-	for i, v := range vals {
-		args[i] = v
-	}
-	w.add(col+" IN ("+ph+")", args...)
 }
 
-func (w *where) sql() string {
-	if len(w.conds) == 0 {
+func (w *where) inPost(col string, vals []string) {
+	if len(vals) > 0 {
+		w.addPost(col+" IN ("+placeholders(len(vals))+")", anyList(vals)...)
+	}
+}
+
+func whereSQL(conds []string) string {
+	if len(conds) == 0 {
 		return ""
 	}
-	return " WHERE " + strings.Join(w.conds, " AND ")
+	return " WHERE " + strings.Join(conds, " AND ")
 }
 
 func limitSQL(n int) string {
@@ -49,6 +72,34 @@ func limitSQL(n int) string {
 		return ""
 	}
 	return " LIMIT " + strconv.Itoa(n)
+}
+
+// rowsQuery builds the SELECT of t's rows that w selects, in either read mode. The committed
+// mode needs the chain id for the checkpoint. tail is ORDER BY and LIMIT.
+func rowsQuery(t table, w *where, committed bool, chainID uint64, tail string) (string, []any) {
+	if !committed {
+		args := append(append([]any{}, w.identArgs...), w.postArgs...)
+		return "SELECT " + strings.Join(t.columns, ", ") + " FROM " + t.name + " FINAL" +
+			whereSQL(append(append([]string{}, w.ident...), w.post...)) + tail + finalSettings, args
+	}
+	inner := make([]string, 0, len(t.columns))
+	outer := make([]string, 0, len(t.columns))
+	for _, c := range t.columns {
+		if slices.Contains(t.keys, c) {
+			inner = append(inner, c)
+			outer = append(outer, c)
+			continue
+		}
+		inner = append(inner, "argMax("+c+", version) AS "+c+"__")
+		outer = append(outer, c+"__ AS "+c)
+	}
+	conds := append(append([]string{}, w.ident...),
+		"version <= (SELECT max(version) FROM checkpoints WHERE chain_id = ? AND stream = ?)")
+	args := append(append([]any{}, w.identArgs...), chainID, StreamLogs)
+	args = append(args, w.postArgs...)
+	q := "SELECT " + strings.Join(outer, ", ") + " FROM (SELECT " + strings.Join(inner, ", ") + " FROM " + t.name +
+		whereSQL(conds) + " GROUP BY " + strings.Join(t.keys, ", ") + ")" + whereSQL(w.post) + tail
+	return q, args
 }
 
 func kindList(ks []events.Kind) []string {
@@ -68,27 +119,21 @@ func eventWhere(f EventFilter) *where {
 	if f.ToBlock != nil {
 		w.add("block_number <= ?", *f.ToBlock)
 	}
+	// A log's content, so every column derived from it, is fixed by its identity.
 	w.in("account", addrList(f.Accounts))
 	w.in("kind", kindList(f.Kinds))
 	if keys := addrList(f.SessionKeys); len(keys) > 0 {
-		ph := strings.TrimSuffix(strings.Repeat("?, ", len(keys)), ", ")
-		args := make([]any, 0, 2*len(keys))
-		for _, k := range keys {
-			args = append(args, k)
-		}
-		for _, k := range keys {
-			args = append(args, k)
-		}
-		w.add("(session_key IN ("+ph+") OR other_key IN ("+ph+"))", args...)
+		ph := placeholders(len(keys))
+		w.add("(session_key IN ("+ph+") OR other_key IN ("+ph+"))", append(anyList(keys), anyList(keys)...)...)
 	}
 	if !f.Plugin.IsZero() {
 		w.add("plugin = ?", f.Plugin.Hex())
 	}
 	if !f.IncludeRemoved {
-		w.add("removed = 0")
+		w.addPost("removed = 0")
 	}
 	if f.VerifiedOnly {
-		w.add("verified = 1")
+		w.addPost("verified = 1")
 	}
 	return w
 }
@@ -96,11 +141,10 @@ func eventWhere(f EventFilter) *where {
 // Events returns the latest version of the events f selects, in chain order (block number,
 // log index).
 func (s *Store) Events(ctx context.Context, f EventFilter) ([]events.Event, error) {
-	w := eventWhere(f)
-	q := "SELECT " + tblEvents.selectList() + " FROM events FINAL" + w.sql() +
-		" ORDER BY block_number, log_index, block_hash" + limitSQL(f.Limit) + finalSettings
+	q, args := rowsQuery(tblEvents, eventWhere(f), f.Committed, f.ChainID,
+		" ORDER BY block_number, log_index, block_hash"+limitSQL(f.Limit))
 	var rows []eventRow
-	if err := s.conn.Select(ctx, &rows, q, w.args...); err != nil {
+	if err := s.conn.Select(ctx, &rows, q, args...); err != nil {
 		return nil, fmt.Errorf("read events of chain %d: %w", f.ChainID, err)
 	}
 	out := make([]events.Event, 0, len(rows))
@@ -116,9 +160,10 @@ func (s *Store) Events(ctx context.Context, f EventFilter) ([]events.Event, erro
 
 // CountEvents counts the events f selects (Limit is ignored).
 func (s *Store) CountEvents(ctx context.Context, f EventFilter) (uint64, error) {
-	w := eventWhere(f)
+	q, args := rowsQuery(tblEvents, eventWhere(f), f.Committed, f.ChainID, "")
+	q = strings.TrimSuffix(q, finalSettings)
 	var n uint64
-	if err := s.conn.QueryRow(ctx, "SELECT count() FROM events FINAL"+w.sql()+finalSettings, w.args...).Scan(&n); err != nil {
+	if err := s.conn.QueryRow(ctx, "SELECT count() FROM ("+q+")"+finalSettings, args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count events of chain %d: %w", f.ChainID, err)
 	}
 	return n, nil
@@ -138,14 +183,13 @@ func (s *Store) KeyStates(ctx context.Context, f KeyFilter) ([]events.KeyState, 
 	for i, st := range f.Statuses {
 		statuses[i] = string(st)
 	}
-	w.in("status", statuses)
+	w.inPost("status", statuses)
 	if !f.IncludeRetracted {
-		w.add("status != ?", string(StatusRetracted))
+		w.addPost("status != ?", string(StatusRetracted))
 	}
-	q := "SELECT " + tblKeyState.selectList() + " FROM key_state FINAL" + w.sql() +
-		" ORDER BY plugin, account, added_block, session_key" + finalSettings
+	q, args := rowsQuery(tblKeyState, w, f.Committed, f.ChainID, " ORDER BY plugin, account, added_block, session_key")
 	var rows []keyStateRow
-	if err := s.conn.Select(ctx, &rows, q, w.args...); err != nil {
+	if err := s.conn.Select(ctx, &rows, q, args...); err != nil {
 		return nil, fmt.Errorf("read key states of chain %d: %w", f.ChainID, err)
 	}
 	out := make([]events.KeyState, 0, len(rows))
@@ -165,11 +209,11 @@ func (s *Store) Accounts(ctx context.Context, f AccountFilter) ([]Account, error
 	w.add("chain_id = ?", f.ChainID)
 	w.in("account", addrList(f.Accounts))
 	if !f.Plugin.IsZero() {
-		w.add("has(installed_plugins, ?)", f.Plugin.Hex())
+		w.addPost("has(installed_plugins, ?)", f.Plugin.Hex())
 	}
-	q := "SELECT " + tblAccounts.selectList() + " FROM accounts FINAL" + w.sql() + " ORDER BY account" + finalSettings
+	q, args := rowsQuery(tblAccounts, w, f.Committed, f.ChainID, " ORDER BY account")
 	var rows []accountRow
-	if err := s.conn.Select(ctx, &rows, q, w.args...); err != nil {
+	if err := s.conn.Select(ctx, &rows, q, args...); err != nil {
 		return nil, fmt.Errorf("read accounts of chain %d: %w", f.ChainID, err)
 	}
 	out := make([]Account, 0, len(rows))
@@ -186,10 +230,12 @@ func (s *Store) Accounts(ctx context.Context, f AccountFilter) ([]Account, error
 // Blocks returns the stored blocks of the chain with from <= number <= to, ascending, without
 // heights a reorg removed.
 func (s *Store) Blocks(ctx context.Context, chainID, from, to uint64) ([]Block, error) {
-	q := "SELECT " + tblBlocks.selectList() + " FROM blocks FINAL WHERE chain_id = ? AND number >= ? AND number <= ? AND removed = 0" +
-		" ORDER BY number" + finalSettings
+	w := &where{}
+	w.add("chain_id = ? AND number >= ? AND number <= ?", chainID, from, to)
+	w.addPost("removed = 0")
+	q, args := rowsQuery(tblBlocks, w, false, chainID, " ORDER BY number")
 	var rows []blockRow
-	if err := s.conn.Select(ctx, &rows, q, chainID, from, to); err != nil {
+	if err := s.conn.Select(ctx, &rows, q, args...); err != nil {
 		return nil, fmt.Errorf("read blocks %d-%d of chain %d: %w", from, to, chainID, err)
 	}
 	out := make([]Block, 0, len(rows))
@@ -209,9 +255,11 @@ func (s *Store) Checkpoint(ctx context.Context, chainID uint64, stream string) (
 	if stream == "" {
 		stream = StreamLogs
 	}
-	q := "SELECT " + tblCheckpoints.selectList() + " FROM checkpoints FINAL WHERE chain_id = ? AND stream = ?" + finalSettings
+	w := &where{}
+	w.add("chain_id = ? AND stream = ?", chainID, stream)
+	q, args := rowsQuery(tblCheckpoints, w, false, chainID, "")
 	var rows []checkpointRow
-	if err := s.conn.Select(ctx, &rows, q, chainID, stream); err != nil {
+	if err := s.conn.Select(ctx, &rows, q, args...); err != nil {
 		return Checkpoint{}, fmt.Errorf("read checkpoint %s of chain %d: %w", stream, chainID, err)
 	}
 	if len(rows) == 0 {
@@ -236,12 +284,11 @@ func (s *Store) DecodeFailures(ctx context.Context, f FailureFilter) ([]events.D
 	}
 	w.in("reason", f.Reasons)
 	if !f.IncludeRemoved {
-		w.add("removed = 0")
+		w.addPost("removed = 0")
 	}
-	q := "SELECT " + tblFailures.selectList() + " FROM decode_failures FINAL" + w.sql() +
-		" ORDER BY block_number, log_index, block_hash" + limitSQL(f.Limit) + finalSettings
+	q, args := rowsQuery(tblFailures, w, false, f.ChainID, " ORDER BY block_number, log_index, block_hash"+limitSQL(f.Limit))
 	var rows []failureRow
-	if err := s.conn.Select(ctx, &rows, q, w.args...); err != nil {
+	if err := s.conn.Select(ctx, &rows, q, args...); err != nil {
 		return nil, fmt.Errorf("read decode failures of chain %d: %w", f.ChainID, err)
 	}
 	out := make([]events.DecodeFailure, 0, len(rows))

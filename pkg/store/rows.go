@@ -162,29 +162,30 @@ type failureRow struct {
 	Version     uint64   `ch:"version"`
 }
 
-// table ties a table name to its row type.
+// table ties a table name to its row type and its sorting key (the row identity).
 type table struct {
 	name    string
 	columns []string
+	keys    []string
 }
 
-func newTable(name string, row any) table {
+func newTable(name string, row any, keys ...string) table {
 	t := reflect.TypeOf(row)
 	cols := make([]string, 0, t.NumField())
 	for i := 0; i < t.NumField(); i++ {
 		cols = append(cols, t.Field(i).Tag.Get("ch"))
 	}
-	return table{name: name, columns: cols}
+	return table{name: name, columns: cols, keys: keys}
 }
 
 var (
-	tblEvents      = newTable("events", eventRow{})
-	tblUpdates     = newTable("permission_updates", updateRow{})
-	tblKeyState    = newTable("key_state", keyStateRow{})
-	tblAccounts    = newTable("accounts", accountRow{})
-	tblBlocks      = newTable("blocks", blockRow{})
-	tblCheckpoints = newTable("checkpoints", checkpointRow{})
-	tblFailures    = newTable("decode_failures", failureRow{})
+	tblEvents      = newTable("events", eventRow{}, "chain_id", "block_number", "block_hash", "log_index")
+	tblUpdates     = newTable("permission_updates", updateRow{}, "chain_id", "block_number", "block_hash", "log_index", "update_index")
+	tblKeyState    = newTable("key_state", keyStateRow{}, "chain_id", "plugin", "account", "session_key")
+	tblAccounts    = newTable("accounts", accountRow{}, "chain_id", "account")
+	tblBlocks      = newTable("blocks", blockRow{}, "chain_id", "number")
+	tblCheckpoints = newTable("checkpoints", checkpointRow{}, "chain_id", "stream")
+	tblFailures    = newTable("decode_failures", failureRow{}, "chain_id", "block_number", "block_hash", "log_index")
 )
 
 // insertSQL names every column: clickhouse-go needs that to talk to ClickHouse 18.16.

@@ -139,6 +139,9 @@ type EventFilter struct {
 	VerifiedOnly bool
 	// Limit caps the number of events (0: no cap); they come in chain order.
 	Limit int
+	// Committed reads only what the chain's logs checkpoint covers: not the rows of a batch
+	// written after the last SetCheckpoint (in flight, or cut short by a crash). Slower.
+	Committed bool
 }
 
 // KeyFilter selects key states. Zero fields do not filter.
@@ -150,6 +153,9 @@ type KeyFilter struct {
 	Statuses    []events.KeyStatus
 	// IncludeRetracted returns keys a reorg erased (StatusRetracted) too.
 	IncludeRetracted bool
+	// Committed reads only what the chain's logs checkpoint covers: not the rows of a batch
+	// written after the last SetCheckpoint (in flight, or cut short by a crash). Slower.
+	Committed bool
 }
 
 // AccountFilter selects accounts. Zero fields do not filter.
@@ -158,6 +164,9 @@ type AccountFilter struct {
 	Accounts []events.Address
 	// Plugin keeps accounts that have it installed.
 	Plugin events.Address
+	// Committed reads only what the chain's logs checkpoint covers: not the rows of a batch
+	// written after the last SetCheckpoint (in flight, or cut short by a crash). Slower.
+	Committed bool
 }
 
 // FailureFilter selects decode failures. Zero fields do not filter.
