@@ -116,8 +116,8 @@ func eventWhere(f EventFilter) *where {
 	if f.FromBlock > 0 {
 		w.add("block_number >= ?", f.FromBlock)
 	}
-	if f.ToBlock > 0 {
-		w.add("block_number <= ?", f.ToBlock)
+	if f.ToBlock != nil {
+		w.add("block_number <= ?", *f.ToBlock)
 	}
 	// A log's content, so every column derived from it, is fixed by its identity.
 	w.in("account", addrList(f.Accounts))
@@ -279,8 +279,8 @@ func (s *Store) DecodeFailures(ctx context.Context, f FailureFilter) ([]events.D
 	if f.FromBlock > 0 {
 		w.add("block_number >= ?", f.FromBlock)
 	}
-	if f.ToBlock > 0 {
-		w.add("block_number <= ?", f.ToBlock)
+	if f.ToBlock != nil {
+		w.add("block_number <= ?", *f.ToBlock)
 	}
 	w.in("reason", f.Reasons)
 	if !f.IncludeRemoved {

@@ -511,15 +511,16 @@ func TestEventFilters(t *testing.T) {
 		f    EventFilter
 		want []events.Event
 	}{
-		{"range", EventFilter{ChainID: chain, FromBlock: 11, ToBlock: 11}, []events.Event{b.Events[1], b.Events[2]}},
+		{"range", EventFilter{ChainID: chain, FromBlock: 11, ToBlock: new(uint64(11))}, []events.Event{b.Events[1], b.Events[2]}},
 		{"kinds", EventFilter{ChainID: chain, Kinds: []events.Kind{events.KindSessionKeyRotated, events.KindOwnerUpdated}},
 			[]events.Event{b.Events[3], b.Events[4]}},
 		{"rotation matches new key", EventFilter{ChainID: chain, SessionKeys: []events.Address{key2}}, []events.Event{b.Events[3]}},
 		{"account", EventFilter{ChainID: chain, Accounts: []events.Address{target}}, []events.Event{other}},
 		{"verified only", EventFilter{ChainID: chain, FromBlock: 13, VerifiedOnly: true}, []events.Event{other}},
-		{"plugin", EventFilter{ChainID: chain, Plugin: plugin, ToBlock: 10}, []events.Event{b.Events[0]}},
+		{"plugin", EventFilter{ChainID: chain, Plugin: plugin, ToBlock: new(uint64(10))}, []events.Event{b.Events[0]}},
 		{"limit", EventFilter{ChainID: chain, Limit: 2}, []events.Event{b.Events[0], b.Events[1]}},
 		{"other chain", EventFilter{ChainID: chain + 1}, nil},
+		{"up to genesis", EventFilter{ChainID: chain, ToBlock: new(uint64(0))}, nil},
 	}
 	for _, c := range cases {
 		var want []string

@@ -125,9 +125,8 @@ func (b Batch) Empty() bool {
 type EventFilter struct {
 	ChainID   uint64 // required
 	FromBlock uint64
-	// ToBlock is the last block included; 0 means no upper bound (so "up to block 0" cannot
-	// be asked: callers filter that case themselves).
-	ToBlock  uint64
+	// ToBlock is the last block included; nil for no upper bound (new(n) sets it).
+	ToBlock  *uint64
 	Accounts []events.Address
 	// SessionKeys matches the event's session key or, for a rotation, either key.
 	SessionKeys []events.Address
@@ -174,8 +173,8 @@ type AccountFilter struct {
 type FailureFilter struct {
 	ChainID   uint64 // required
 	FromBlock uint64
-	// ToBlock is the last block included; 0 means no upper bound.
-	ToBlock        uint64
+	// ToBlock is the last block included; nil for no upper bound.
+	ToBlock        *uint64
 	Reasons        []string
 	IncludeRemoved bool
 	Limit          int
