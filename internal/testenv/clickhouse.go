@@ -384,7 +384,19 @@ func (s *CHServer) ping(ctx context.Context) error {
 	defer conn.Close()
 	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	return conn.Ping(pctx)
+	if err := conn.Ping(pctx); err != nil {
+		return err
+	}
+	// The port was free when probed; make sure the server answering is the one using Dir,
+	// not another test binary's that took the port in between.
+	var dataPath string
+	if err := conn.QueryRow(pctx, "SELECT data_path FROM system.databases WHERE name = 'default'").Scan(&dataPath); err != nil {
+		return nil // a release without that column: the exit check of waitReady still applies
+	}
+	if !strings.HasPrefix(dataPath, s.Dir) {
+		return fmt.Errorf("server on %s keeps its data in %s, not under %s", s.Addr, dataPath, s.Dir)
+	}
+	return nil
 }
 
 func (s *CHServer) logTail() string {
