@@ -12,7 +12,7 @@ import (
 
 func BenchmarkUserOpHash(b *testing.B) {
 	op := &actions.UserOperation{Sender: common.HexToAddress("0xacc"), Nonce: big.NewInt(7),
-		CallData: actions.EncodeRemoveSessionKey(common.HexToAddress("0x5e55"), actions.SentinelPredecessor),
+		CallData:     actions.EncodeRemoveSessionKey(common.HexToAddress("0x5e55"), actions.SentinelPredecessor),
 		CallGasLimit: big.NewInt(1e5), VerificationGasLimit: big.NewInt(1e5), PreVerificationGas: big.NewInt(5e4),
 		MaxFeePerGas: big.NewInt(1e9), MaxPriorityFeePerGas: big.NewInt(1e9)}
 	ep, chain := common.HexToAddress("0x5FF137D4b0FDCD49DcA30c7CF57E578a026d2789"), big.NewInt(1)
