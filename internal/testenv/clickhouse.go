@@ -197,7 +197,7 @@ func startCHServer() (*CHServer, error) {
 	}
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ { // a free port can be taken between probe and bind
-		dir, err := os.MkdirTemp("", "keywarden-clickhouse-")
+		dir, err := ownedTempDir("keywarden-clickhouse-")
 		if err != nil {
 			return nil, fmt.Errorf("create clickhouse dir: %w", err)
 		}

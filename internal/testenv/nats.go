@@ -38,7 +38,7 @@ var (
 // NATS starts an embedded server for t and shuts it down at t.Cleanup.
 func NATS(t testing.TB) *NATSServer {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "keywarden-nats-")
+	dir, err := ownedTempDir("keywarden-nats-")
 	if err != nil {
 		t.Fatalf("testenv: create nats store dir: %v", err)
 	}
