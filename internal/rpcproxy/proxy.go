@@ -217,7 +217,20 @@ func (p *Proxy) Counts() map[string]int64 {
 	return c
 }
 
-// Total is the number of JSON-RPC calls received; HTTPRequests the number of HTTP requests.
+// CountsSince returns the calls received per method since prev (an earlier Counts), for rate
+// comparisons: healthy := p.Counts(); ...; during := p.CountsSince(healthy).
+func (p *Proxy) CountsSince(prev map[string]int64) map[string]int64 {
+	cur := p.Counts()
+	for k, v := range prev {
+		cur[k] -= v
+		if cur[k] == 0 {
+			delete(cur, k)
+		}
+	}
+	return cur
+}
+
+// Total is the number of JSON-RPC calls received.
 func (p *Proxy) Total() int64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()

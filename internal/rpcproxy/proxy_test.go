@@ -479,6 +479,8 @@ func TestVanishingBlockHash(t *testing.T) {
 func TestCountsEveryAttempt(t *testing.T) {
 	_, p, ec := setup(t)
 	ctx := context.Background()
+	_, _ = ec.ChainID(ctx)
+	before := p.Counts()
 	p.BadGateway()
 	for i := 0; i < 5; i++ {
 		_, _ = ec.BlockNumber(ctx)
@@ -487,7 +489,10 @@ func TestCountsEveryAttempt(t *testing.T) {
 	if n := p.Count("eth_blockNumber"); n != 5 {
 		t.Fatalf("counted %d calls, want 5", n)
 	}
-	if p.HTTPRequests() != 5 {
+	if d := p.CountsSince(before); len(d) != 1 || d["eth_blockNumber"] != 5 {
+		t.Fatalf("counts since = %v", d)
+	}
+	if p.HTTPRequests() != 6 {
 		t.Fatalf("counted %d HTTP requests", p.HTTPRequests())
 	}
 }
