@@ -70,8 +70,7 @@ func (a *StoreAdapter) AccountEvents(ctx context.Context, chainID uint64, accoun
 	if len(accounts) == 0 {
 		return nil, nil
 	}
-	// ToBlock 0 means unbounded to the store: block 0 is filtered below instead.
-	evs, err := a.st.Events(ctx, store.EventFilter{ChainID: chainID, Accounts: accounts, ToBlock: maxBlock})
+	evs, err := a.st.Events(ctx, store.EventFilter{ChainID: chainID, Accounts: accounts, ToBlock: &maxBlock})
 	if err != nil {
 		return nil, err
 	}
