@@ -40,7 +40,9 @@ type Options struct {
 }
 
 // Client builds, signs, submits and follows user operations for Modular Accounts, and reads
-// the Session Key Plugin's views.
+// the Session Key Plugin's views. It is safe for concurrent use; two operations of one
+// account in flight at once must use different nonce keys (OpRequest.NonceKey,
+// Account.NonceKey), or the second fails with AA25.
 type Client struct {
 	*Reader
 	opts Options
