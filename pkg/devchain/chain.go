@@ -185,8 +185,9 @@ func newBackend(alloc types.GenesisAlloc, port int, gasLimit uint64) (b *simulat
 		cfg := *ec.Genesis.Config
 		cfg.AmsterdamTime, cfg.BogotaTime = nil, nil
 		ec.Genesis.Config = &cfg
-		// A dev chain is queried over long ranges by backfills: keep the log index.
-		ec.LogNoHistory = false
+		// Keep the simulated backend's unindexed log search: with the log index, eth_getLogs
+		// waits for the indexer to reach the head, which it may never do while blocks are
+		// sealed every few milliseconds.
 		ec.RPCGasCap = 0
 		ec.TxPool.GlobalSlots = 1 << 16
 		ec.TxPool.AccountSlots = 1 << 14
@@ -242,17 +243,19 @@ func (c *Chain) Commit() common.Hash {
 }
 
 // AdjustTime seals an empty block whose timestamp is d later than the current head's.
-// Pending transactions are sealed first, in a block of their own.
+// Pending transactions are sealed first, in blocks of their own (the simulated backend only
+// moves time on an empty block).
 func (c *Chain) AdjustTime(d time.Duration) error {
 	c.mineMu.Lock()
 	defer c.mineMu.Unlock()
-	if err := c.backend.AdjustTime(d); err != nil {
-		c.backend.Commit()
-		if err := c.backend.AdjustTime(d); err != nil {
-			return fmt.Errorf("adjust time: %w", err)
+	var err error
+	for i := 0; i < 20; i++ {
+		if err = c.backend.AdjustTime(d); err == nil {
+			return nil
 		}
+		c.backend.Commit()
 	}
-	return nil
+	return fmt.Errorf("adjust time: %w", err)
 }
 
 // AutoMiner seals a block every period until stopped.

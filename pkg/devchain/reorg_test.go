@@ -3,12 +3,15 @@ package devchain
 import (
 	"context"
 	"math/big"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/ethclient"
+	"github.com/keywarden/keywarden/pkg/events"
 )
 
 // pingLogs returns the emitter's logs over [from, head], read over HTTP as an indexer would.
@@ -106,5 +109,117 @@ func TestReorgReplacesLogs(t *testing.T) {
 	}
 	if logs := pingLogs(t, cl, emitter, start); len(logs) != 2 || string(logs[1].Data) != "e1" {
 		t.Fatalf("after a new ping: %+v", logs)
+	}
+}
+
+// TestReorgRemovesSessionKeyEvents: a key added in the replaced block disappears from the
+// logs and from the plugin's views; the replacement adds another key instead.
+//
+//	before:  P ── B1(AddKey k1)
+//	after:   P ── C1(AddKey k2) ── C2()
+func TestReorgRemovesSessionKeyEvents(t *testing.T) {
+	c := startChain(t, Options{NoBundler: true})
+	ctx := context.Background()
+	owner := c.Keys[1]
+	account, err := c.CreateAccount(ctx, []common.Address{Address(owner)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.InstallSessionKeyPlugin(ctx, owner, account, nil, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	k1, k2 := common.HexToAddress("0x1111"), common.HexToAddress("0x2222")
+	r1, err := c.AddKey(ctx, owner, account, k1, Tag("one"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	added := func() []common.Address {
+		logs, err := c.Client().FilterLogs(ctx, ethereum.FilterQuery{FromBlock: big.NewInt(0),
+			Addresses: []common.Address{c.Addresses.SessionKeyPlugin}, Topics: [][]common.Hash{{events.TopicSessionKeyAdded}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []common.Address
+		for _, l := range logs {
+			out = append(out, common.BytesToAddress(l.Topics[2][:]))
+		}
+		return out
+	}
+	if got := added(); len(got) != 1 || got[0] != k1 {
+		t.Fatalf("before: %v", got)
+	}
+	data, _ := c.AddSessionKeyCall(k2, Tag("two"), nil)
+	res, err := c.Reorg(ctx, ReorgOptions{Depth: 1, Fill: func(ctx context.Context, i int) error {
+		if i > 0 {
+			return nil
+		}
+		_, err := c.Send(ctx, TxRequest{From: owner, To: &account, Data: data, Gas: 500_000})
+		return err
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Replaced[0] != r1.BlockHash {
+		t.Fatalf("replaced %v, want %s", res.Replaced, r1.BlockHash)
+	}
+	if got := added(); len(got) != 1 || got[0] != k2 {
+		t.Fatalf("after: %v", got)
+	}
+	if keys, _ := c.SessionKeysOf(ctx, account); len(keys) != 1 || keys[0] != k2 {
+		t.Fatalf("sessionKeysOf after the reorg: %v", keys)
+	}
+}
+
+// TestConcurrentSealing runs the auto-miner, direct transactions, user ops and AdjustTime
+// together (run with -race to check the locking).
+func TestConcurrentSealing(t *testing.T) {
+	c := startChain(t, Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	a := c.AutoMine(10 * time.Millisecond)
+	defer a.Stop()
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for i := 1; i <= 2; i++ {
+		owner := c.Keys[i]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			account, err := c.CreateAccount(ctx, []common.Address{Address(owner)})
+			if err != nil {
+				errs <- err
+				return
+			}
+			if _, err := c.InstallSessionKeyPlugin(ctx, owner, account, nil, nil, nil); err != nil {
+				errs <- err
+				return
+			}
+			for j := 0; j < 5; j++ {
+				k := common.BigToAddress(big.NewInt(int64(1000*i + j + 1)))
+				if _, err := c.AddKey(ctx, owner, account, k, Tag("c"), nil); err != nil {
+					errs <- err
+					return
+				}
+			}
+			data, _ := c.UpdatePermissionsCall(common.BigToAddress(big.NewInt(int64(1000*i+1))), nil)
+			if _, err := c.SendUserOp(ctx, UserOpRequest{Sender: account, CallData: data, Signer: owner}); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for j := 0; j < 3; j++ {
+			if err := c.AdjustTime(time.Minute); err != nil {
+				errs <- err
+			}
+			c.Commit()
+		}
+	}()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }

@@ -64,6 +64,8 @@ type Bundler struct {
 	topic  common.Hash
 	before common.Hash
 	done   chan struct{}
+	hintMu sync.Mutex
+	hints  map[common.Hash]uint64 // op hash -> block it was first mined in
 }
 
 var (
@@ -83,7 +85,7 @@ func Start(ctx context.Context, opts Options) (*Bundler, error) {
 	if opts.TxGasCap == 0 {
 		opts.TxGasCap = 1 << 24
 	}
-	b := &Bundler{opts: opts, log: opts.Logger.With().Str("component", "bundler").Logger(), done: make(chan struct{})}
+	b := &Bundler{opts: opts, log: opts.Logger.With().Str("component", "bundler").Logger(), done: make(chan struct{}), hints: map[common.Hash]uint64{}}
 	b.rpc = rpc.NewServer()
 	if err := b.rpc.RegisterName("eth", &api{b: b}); err != nil {
 		return nil, fmt.Errorf("start bundler: %w", err)
@@ -179,6 +181,11 @@ func (a *api) SendUserOperation(ctx context.Context, raw json.RawMessage, entryP
 	if rcpt.Status != types.ReceiptStatusSuccessful {
 		return common.Hash{}, rpcErr(CodeSimulateValidation, "handleOps transaction %s reverted", rcpt.TxHash.Hex())
 	}
+	b.hintMu.Lock()
+	if _, ok := b.hints[hash]; !ok {
+		b.hints[hash] = rcpt.BlockNumber.Uint64()
+	}
+	b.hintMu.Unlock()
 	log.Debug().Str("tx", rcpt.TxHash.Hex()).Uint64("block", rcpt.BlockNumber.Uint64()).Msg("user operation bundled")
 	return hash, nil
 }

@@ -150,10 +150,29 @@ type ByHash struct {
 	BlockNumber     *hexutil.Big   `json:"blockNumber"`
 }
 
-// findEvent returns the canonical UserOperationEvent log of hash, or nil.
+// LookbackBlocks bounds how far back an operation the bundler did not bundle itself is
+// searched for (real bundlers bound it too).
+const LookbackBlocks = 10_000
+
+// findEvent returns the canonical UserOperationEvent log of hash, or nil. Operations this
+// bundler bundled are searched from a little before the block they were first mined in
+// (a reorg can only move them later); others within the last LookbackBlocks blocks.
 func (b *Bundler) findEvent(ctx context.Context, hash common.Hash) (*types.Log, error) {
+	head, err := b.opts.Chain.HeaderByNumber(ctx, nil)
+	if err != nil {
+		return nil, rpcErr(CodeInternal, "read head: %v", err)
+	}
+	from := uint64(0)
+	if head.Number.Uint64() > LookbackBlocks {
+		from = head.Number.Uint64() - LookbackBlocks
+	}
+	b.hintMu.Lock()
+	if n, ok := b.hints[hash]; ok {
+		from = max(n, 64) - 64
+	}
+	b.hintMu.Unlock()
 	logs, err := b.opts.Chain.FilterLogs(ctx, ethereum.FilterQuery{
-		FromBlock: big.NewInt(0), Addresses: []common.Address{b.opts.EntryPoint},
+		FromBlock: new(big.Int).SetUint64(from), ToBlock: head.Number, Addresses: []common.Address{b.opts.EntryPoint},
 		Topics: [][]common.Hash{{topicUserOperationEvent}, {hash}},
 	})
 	if err != nil {
