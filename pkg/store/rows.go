@@ -193,9 +193,6 @@ func (t table) insertSQL() string {
 	return "INSERT INTO " + t.name + " (" + strings.Join(t.columns, ", ") + ")"
 }
 
-// selectList is the column list of a SELECT.
-func (t table) selectList() string { return strings.Join(t.columns, ", ") }
-
 func b2u(b bool) uint8 {
 	if b {
 		return 1
