@@ -56,6 +56,11 @@ type CH struct {
 	Conn driver.Conn
 }
 
+// String shows the database without the password.
+func (c *CH) String() string {
+	return fmt.Sprintf("clickhouse %s database %s user %s", c.Addr, c.Database, c.Username)
+}
+
 // Options returns client options for Database (a fresh copy each call).
 func (c *CH) Options() *clickhouse.Options {
 	return chOptions(c.Addr, c.Database, c.Username, c.Password)
