@@ -263,15 +263,12 @@ func dialChain(ctx context.Context, cc enforcer.ChainConfig, signer actions.Sign
 		node.Close()
 		return nil, nil, fmt.Errorf("dial bundler of chain %d: %w", cc.ID, err)
 	}
-	guard, err := actions.NewGuard(signer, actions.GuardOptions{EntryPoint: entryPoint.Common(), ChainID: chainID})
-	if err != nil {
-		return nil, nil, err
-	}
 	plugins := cc.Plugins
 	if len(plugins) == 0 {
 		plugins = []string{events.SessionKeyPluginV101.Hex(), events.SessionKeyPluginV100.Hex()}
 	}
-	ac := &enforcer.ActionsChain{ID: cc.ID, Owner: guard, Node: node, Clients: map[events.Address]*actions.Client{}}
+	ac := &enforcer.ActionsChain{ID: cc.ID, Node: node, Clients: map[events.Address]*actions.Client{},
+		Guards: map[events.Address]actions.Signer{}}
 	for _, p := range plugins {
 		plugin := events.HexToAddress(p)
 		cl, err := actions.NewClient(actions.Options{Node: node, Submitter: bundler, ChainID: chainID, Logger: log,
@@ -280,6 +277,14 @@ func dialChain(ctx context.Context, cc enforcer.ChainConfig, signer actions.Sign
 			return nil, nil, err
 		}
 		ac.Clients[plugin] = cl
+		// The guard signs only remove, rotate and update-permissions calls, and only when the
+		// account routes them to this plugin.
+		guard, err := actions.NewGuard(signer, actions.GuardOptions{EntryPoint: entryPoint.Common(), ChainID: chainID, Routes: cl.Reader})
+		if err != nil {
+			return nil, nil, err
+		}
+		ac.Guards[plugin] = guard
+		ac.Owner = guard
 	}
 	return ac, func() error { bundler.Close(); node.Close(); return nil }, nil
 }

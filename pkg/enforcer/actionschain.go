@@ -22,13 +22,20 @@ type ActionsChain struct {
 	// Clients has one client per watched Session Key Plugin address (the reader of each is
 	// bound to its plugin); every client shares the node and submitter.
 	Clients map[events.Address]*actions.Client
-	// Owner signs the user operations (wrap it in actions.Guard).
-	Owner actions.Signer
+	// Owner signs the user operations (wrap it in actions.Guard). Guards, when set, holds one
+	// guard per plugin (each checking on chain that the account routes the signed selectors
+	// to that plugin) and takes precedence.
+	Owner  actions.Signer
+	Guards map[events.Address]actions.Signer
 	// Node answers block headers (for the reorg check).
 	Node actions.Node
 }
 
 var _ Chain = (*ActionsChain)(nil)
+
+// NonceKey is the 2-D nonce key of the enforcer's user operations ("keywarden" in ASCII), so
+// they never compete with an owner's own operations on key 0.
+var NonceKey = new(big.Int).SetBytes([]byte("keywarden"))
 
 // ChainID is the chain's id.
 func (c *ActionsChain) ChainID() uint64 { return c.ID }
@@ -140,7 +147,11 @@ func (c *ActionsChain) Prepare(ctx context.Context, plan Plan) (*Prepared, error
 	default:
 		return nil, fmt.Errorf("prepare %s: not an on-chain action", plan.Action)
 	}
-	res, err := cl.Prepare(ctx, actions.OpRequest{Sender: account, CallData: callData}, c.Owner)
+	signer := c.Owner
+	if g, ok := c.Guards[plan.Plugin]; ok {
+		signer = g
+	}
+	res, err := cl.Prepare(ctx, actions.OpRequest{Sender: account, CallData: callData, NonceKey: NonceKey}, signer)
 	if err != nil {
 		return nil, err
 	}

@@ -115,7 +115,8 @@ func newWorld(t testing.TB, coOwned bool) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	guard, err := actions.NewGuard(actions.NewKeySigner(w.enfKey), actions.GuardOptions{EntryPoint: ch.Addresses.EntryPoint, ChainID: ch.ChainID})
+	guard, err := actions.NewGuard(actions.NewKeySigner(w.enfKey), actions.GuardOptions{EntryPoint: ch.Addresses.EntryPoint,
+		ChainID: ch.ChainID, Routes: client.Reader})
 	if err != nil {
 		t.Fatal(err)
 	}
