@@ -613,3 +613,12 @@ func countDuplicateRows(r *rig) string {
 	}
 	return strings.Join(out, ", ")
 }
+
+func mustJS(t *testing.T, r *rig) jetstream.JetStream {
+	t.Helper()
+	js, err := jetstream.New(r.nats.Conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
+}

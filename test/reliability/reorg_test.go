@@ -2,13 +2,20 @@ package reliability_test
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/rs/zerolog"
 
 	"github.com/keywarden/keywarden/pkg/devchain"
 	"github.com/keywarden/keywarden/pkg/events"
+	"github.com/keywarden/keywarden/pkg/indexer"
 	"github.com/keywarden/keywarden/pkg/ingest"
 	"github.com/keywarden/keywarden/pkg/store"
 )
@@ -180,3 +187,75 @@ func sentinelPredecessor() [32]byte {
 }
 
 var _ = common.Address{}
+
+// Case 6: a reorg deeper than the window stops the chain: /healthz turns red with the reason,
+// /readyz too, and nothing of the new branch is written over data it cannot reconcile.
+//
+//	window 4, confirmations 2
+//	before:  … ─ N ─ N+1a{add k2} ─ … ─ N+8a         (indexed up to N+8a)
+//	after:   … ─ N ─ N+1b ─ … ─ N+9b{remove k1}       (nothing kept is on the chain any more)
+func TestReorgDeeperThanWindowTurnsHealthRed(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	k1 := newKey()
+	acct := r.newAccount(k1)
+	r.addKey(acct, newKey())
+	r.mineEmpty(7)
+	cc := r.chainConfig()
+	cc.ReorgWindow = 4
+	app, err := indexer.Open(r.ctx, indexer.Config{Chains: []indexer.ChainConfig{cc},
+		ClickHouse: indexer.ClickHouseConfig{Addrs: []string{r.ch.Addr}, Database: r.ch.Database, Username: r.ch.Username, Password: r.ch.Password},
+		NATS:       indexer.NATSConfig{URL: r.nats.URL}, ShutdownTimeout: 5 * time.Second},
+		indexer.AppOptions{Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.ErrorLevel)})
+	r.must(err, "open app")
+	ctx, cancel := context.WithCancel(r.ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = app.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done; _ = app.Close(context.Background()) })
+	srv := httptest.NewServer(app.Handler())
+	t.Cleanup(srv.Close)
+	r.waitSynced()
+	r.waitFor("ready", func() bool { return httpStatus(t, srv.URL+"/readyz") == 200 })
+	before := r.checkpoint()
+
+	_, err = r.chain.Reorg(r.ctx, devchain.ReorgOptions{Depth: 9, Fill: func(ctx context.Context, i int) error {
+		if i != 0 {
+			return nil
+		}
+		data, err := r.chain.RemoveSessionKeyCall(k1, sentinelPredecessor())
+		return r.send(ctx, acct, data, err)
+	}})
+	r.must(err, "reorg")
+	r.waitFor("healthz to turn red", func() bool { return httpStatus(t, srv.URL+"/healthz") == 503 })
+	body := httpBody(t, srv.URL+"/healthz")
+	if !strings.Contains(body, "reorg deeper than the window") {
+		t.Errorf("healthz does not say why: %s", body)
+	}
+	if httpStatus(t, srv.URL+"/readyz") != 503 {
+		t.Errorf("readyz still green with a stopped chain")
+	}
+	if after := r.checkpoint(); after != before {
+		t.Errorf("checkpoint moved from %d to %d after an unreconcilable reorg", before.Number, after.Number)
+	}
+	if m := httpBody(t, srv.URL+"/metrics"); !strings.Contains(m, "keywarden_indexer_events_total") || !strings.Contains(m, "keywarden_ingest_head_block") {
+		t.Errorf("metrics lack the indexer's series")
+	}
+}
+
+func httpStatus(t *testing.T, url string) int {
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func httpBody(t *testing.T, url string) string {
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
