@@ -12,6 +12,9 @@
 //     later write always replaces an earlier one, even after the clock stepped back.
 //   - [Store.WriteBatch] either returns nil after every row of the batch was sent, or returns an
 //     error; a failed batch may have reached some tables, and writing it again repairs that.
+//     Within one table a batch lands all or nothing (one INSERT, which ClickHouse commits as a
+//     whole up to max_insert_block_size rows, about a million): a killed writer leaves no half
+//     table batch behind.
 //     [Store.SetCheckpoint] is separate and meant to be called last, after the batch (and any
 //     messages it covers) are durable: the checkpoint never runs ahead of its rows.
 //   - Committed reads (the Committed field of the filters) see each row as of the chain's last

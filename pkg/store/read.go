@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
+
 	"github.com/keywarden/keywarden/pkg/events"
 )
 
@@ -19,6 +21,12 @@ import (
 //     the chain's "logs" checkpoint. The checkpoint is written after the batches it covers, so
 //     rows of a batch still in flight, or of one a crash cut short, are not seen.
 const finalSettings = " SETTINGS optimize_move_to_prewhere = 0"
+
+// readCtx lets a query carry long IN lists (thousands of accounts after a deep reorg): the
+// parser's limit is a setting that must arrive with the query packet, not in its text.
+func readCtx(ctx context.Context) context.Context {
+	return clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"max_query_size": 64 << 20}))
+}
 
 // where collects conditions and their bound arguments: ident conditions are on columns that
 // every version of a row shares (safe before the latest version is chosen), post conditions on
@@ -144,7 +152,7 @@ func (s *Store) Events(ctx context.Context, f EventFilter) ([]events.Event, erro
 	q, args := rowsQuery(tblEvents, eventWhere(f), f.Committed, f.ChainID,
 		" ORDER BY block_number, log_index, block_hash"+limitSQL(f.Limit))
 	var rows []eventRow
-	if err := s.conn.Select(ctx, &rows, q, args...); err != nil {
+	if err := s.conn.Select(readCtx(ctx), &rows, q, args...); err != nil {
 		return nil, fmt.Errorf("read events of chain %d: %w", f.ChainID, err)
 	}
 	out := make([]events.Event, 0, len(rows))
@@ -163,7 +171,7 @@ func (s *Store) CountEvents(ctx context.Context, f EventFilter) (uint64, error) 
 	q, args := rowsQuery(tblEvents, eventWhere(f), f.Committed, f.ChainID, "")
 	q = strings.TrimSuffix(q, finalSettings)
 	var n uint64
-	if err := s.conn.QueryRow(ctx, "SELECT count() FROM ("+q+")"+finalSettings, args...).Scan(&n); err != nil {
+	if err := s.conn.QueryRow(readCtx(ctx), "SELECT count() FROM ("+q+")"+finalSettings, args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count events of chain %d: %w", f.ChainID, err)
 	}
 	return n, nil
@@ -189,7 +197,7 @@ func (s *Store) KeyStates(ctx context.Context, f KeyFilter) ([]events.KeyState, 
 	}
 	q, args := rowsQuery(tblKeyState, w, f.Committed, f.ChainID, " ORDER BY plugin, account, added_block, session_key")
 	var rows []keyStateRow
-	if err := s.conn.Select(ctx, &rows, q, args...); err != nil {
+	if err := s.conn.Select(readCtx(ctx), &rows, q, args...); err != nil {
 		return nil, fmt.Errorf("read key states of chain %d: %w", f.ChainID, err)
 	}
 	out := make([]events.KeyState, 0, len(rows))
@@ -213,7 +221,7 @@ func (s *Store) Accounts(ctx context.Context, f AccountFilter) ([]Account, error
 	}
 	q, args := rowsQuery(tblAccounts, w, f.Committed, f.ChainID, " ORDER BY account")
 	var rows []accountRow
-	if err := s.conn.Select(ctx, &rows, q, args...); err != nil {
+	if err := s.conn.Select(readCtx(ctx), &rows, q, args...); err != nil {
 		return nil, fmt.Errorf("read accounts of chain %d: %w", f.ChainID, err)
 	}
 	out := make([]Account, 0, len(rows))
@@ -235,7 +243,7 @@ func (s *Store) Blocks(ctx context.Context, chainID, from, to uint64) ([]Block, 
 	w.addPost("removed = 0")
 	q, args := rowsQuery(tblBlocks, w, false, chainID, " ORDER BY number")
 	var rows []blockRow
-	if err := s.conn.Select(ctx, &rows, q, args...); err != nil {
+	if err := s.conn.Select(readCtx(ctx), &rows, q, args...); err != nil {
 		return nil, fmt.Errorf("read blocks %d-%d of chain %d: %w", from, to, chainID, err)
 	}
 	out := make([]Block, 0, len(rows))
@@ -259,7 +267,7 @@ func (s *Store) Checkpoint(ctx context.Context, chainID uint64, stream string) (
 	w.add("chain_id = ? AND stream = ?", chainID, stream)
 	q, args := rowsQuery(tblCheckpoints, w, false, chainID, "")
 	var rows []checkpointRow
-	if err := s.conn.Select(ctx, &rows, q, args...); err != nil {
+	if err := s.conn.Select(readCtx(ctx), &rows, q, args...); err != nil {
 		return Checkpoint{}, fmt.Errorf("read checkpoint %s of chain %d: %w", stream, chainID, err)
 	}
 	if len(rows) == 0 {
@@ -288,7 +296,7 @@ func (s *Store) DecodeFailures(ctx context.Context, f FailureFilter) ([]events.D
 	}
 	q, args := rowsQuery(tblFailures, w, false, f.ChainID, " ORDER BY block_number, log_index, block_hash"+limitSQL(f.Limit))
 	var rows []failureRow
-	if err := s.conn.Select(ctx, &rows, q, args...); err != nil {
+	if err := s.conn.Select(readCtx(ctx), &rows, q, args...); err != nil {
 		return nil, fmt.Errorf("read decode failures of chain %d: %w", f.ChainID, err)
 	}
 	out := make([]events.DecodeFailure, 0, len(rows))

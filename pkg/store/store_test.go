@@ -545,3 +545,23 @@ func TestBadInputFailsWholeBatch(t *testing.T) {
 		t.Fatalf("%d rows written by a rejected batch", n)
 	}
 }
+
+func TestLongFilterLists(t *testing.T) {
+	s, _ := openStore(t)
+	ctx := context.Background()
+	if err := s.WriteBatch(ctx, Batch{Events: []events.Event{added(1, 0, key1)}}); err != nil {
+		t.Fatal(err)
+	}
+	accts := make([]events.Address, 20000)
+	for i := range accts {
+		accts[i] = events.AddressFrom(common.BigToAddress(big.NewInt(int64(i + 1))))
+	}
+	accts = append(accts, account)
+	got, err := s.Events(ctx, EventFilter{ChainID: chain, Accounts: accts})
+	if err != nil || len(got) != 1 {
+		t.Fatalf("events of 20001 accounts = %d, %v", len(got), err)
+	}
+	if ks, err := s.KeyStates(ctx, KeyFilter{ChainID: chain, Accounts: accts, Committed: true}); err != nil || len(ks) != 0 {
+		t.Fatalf("key states of 20001 accounts = %d, %v", len(ks), err)
+	}
+}
