@@ -251,15 +251,22 @@ func TestRPCFaultsAreRetried(t *testing.T) {
 			f.set(p)
 			rec := newRecMetrics()
 			m := newMemSink()
-			startSource(t, Options{Sink: m, Client: testPool(t, rec, p.URL()), Checkpoints: m, Metrics: rec,
+			pool := testPool(t, rec, p.URL())
+			startSource(t, Options{Sink: m, Client: pool, Checkpoints: m, Metrics: rec,
 				Finality: Finality{Confirmations: 4}, Window: 16, RangeSize: 8})
 			waitFor(t, "the fault to be met", func() bool { return rec.code(f.count) >= 3 })
+			if st := pool.Status(); st.LastErr == nil && f.name != "json-rpc error" { // other methods still succeed there
+				t.Errorf("pool status shows no error during the fault: %+v", st)
+			}
 			if _, ok := m.checkpoint(); ok && f.name != "json-rpc error" {
 				t.Errorf("checkpoint set while every request failed")
 			}
 			p.Clear()
 			waitSynced(t, c, m)
 			assertMatchesChain(t, c, m, testFilter())
+			if st := pool.Status(); st.LastErr != nil {
+				t.Errorf("pool status still shows an error after recovery: %+v", st)
+			}
 			t.Logf("requests by code: %v", rec.snapshot())
 		})
 	}

@@ -9,11 +9,29 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/prometheus/client_golang/prometheus"
 )
+
+// subscribed tells when the source's new-heads subscription is up.
+type subscribed struct {
+	HeadSubscriber
+	up chan struct{}
+}
+
+func (s *subscribed) SubscribeNewHead(ctx context.Context, ch chan<- *types.Header) (ethereum.Subscription, error) {
+	sub, err := s.HeadSubscriber.SubscribeNewHead(ctx, ch)
+	if err == nil {
+		select {
+		case s.up <- struct{}{}:
+		default:
+		}
+	}
+	return sub, err
+}
 
 // With a WS endpoint, a new head wakes the source at once: here polling alone would wait an hour.
 func TestNewHeadsWakeTheSource(t *testing.T) {
@@ -24,10 +42,12 @@ func TestNewHeadsWakeTheSource(t *testing.T) {
 		t.Fatalf("dial ws: %v", err)
 	}
 	defer ws.Close()
+	heads := &subscribed{HeadSubscriber: ws, up: make(chan struct{}, 1)}
 	m := newMemSink()
-	startSource(t, Options{Sink: m, Client: dial(t, c.url), Checkpoints: m, Heads: ws, PollInterval: time.Hour,
+	startSource(t, Options{Sink: m, Client: dial(t, c.url), Checkpoints: m, Heads: heads, PollInterval: time.Hour,
 		Finality: Finality{Confirmations: 1}, Window: 8})
 	waitSynced(t, c, m)
+	<-heads.up
 	for i := 0; i < 3; i++ {
 		c.emit(keyRemoved(pluginV101, account1))
 		waitSynced(t, c, m)

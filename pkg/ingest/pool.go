@@ -47,8 +47,36 @@ type Pool struct {
 	eps  []Endpoint
 	opts PoolOptions
 
-	mu  sync.Mutex
-	cur int
+	mu        sync.Mutex
+	cur       int
+	lastOK    time.Time
+	lastErr   error
+	lastErrAt time.Time
+}
+
+// PoolStatus tells whether a chain's endpoints answer, for health endpoints.
+type PoolStatus struct {
+	Endpoint  string    // the endpoint requests go to now
+	LastOK    time.Time // last answered request
+	LastErr   error     // last failed attempt, nil if none since the last success
+	LastErrAt time.Time
+}
+
+// Status returns the pool's current state.
+func (p *Pool) Status() PoolStatus {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return PoolStatus{Endpoint: p.eps[p.cur].Name, LastOK: p.lastOK, LastErr: p.lastErr, LastErrAt: p.lastErrAt}
+}
+
+func (p *Pool) record(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err == nil {
+		p.lastOK, p.lastErr = time.Now(), nil
+		return
+	}
+	p.lastErr, p.lastErrAt = err, time.Now()
 }
 
 var _ Client = (*Pool)(nil)
@@ -163,10 +191,14 @@ func (p *Pool) do(ctx context.Context, method string, call func(context.Context,
 		cancel()
 		if err == nil {
 			p.opts.Metrics.RPCRequest(p.opts.ChainID, method, "ok")
+			p.record(nil)
 			return nil
 		}
 		e := Classify(ctx, method, ep.Name, err)
 		p.opts.Metrics.RPCRequest(p.opts.ChainID, method, e.Label())
+		if e.Class.Retryable() {
+			p.record(e)
+		}
 		if e.Class == ClassNotFound {
 			// A lagging replica may not have the block yet: ask the other endpoints once
 			// each; only when all agree it is missing is it missing.

@@ -3,11 +3,10 @@ package ingest
 import (
 	"context"
 	"errors"
+	"math/big"
 	"sync"
-	"sync/atomic"
 	"testing"
 
-	"github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/core/types"
 )
 
@@ -190,29 +189,45 @@ func TestThreeReorgsInQuickSuccession(t *testing.T) {
 	assertMatchesChain(t, c, m, testFilter())
 }
 
-// countingClient counts range eth_getLogs calls.
+// countingClient records which block headers were read by number.
 type countingClient struct {
 	Client
-	rangeCalls atomic.Int64
+	mu    sync.Mutex
+	heads map[uint64]int
 }
 
-func (c *countingClient) FilterLogs(ctx context.Context, q ethereum.FilterQuery) ([]types.Log, error) {
-	if q.BlockHash == nil {
-		c.rangeCalls.Add(1)
+func (c *countingClient) HeaderByNumber(ctx context.Context, n *big.Int) (*types.Header, error) {
+	h, err := c.Client.HeaderByNumber(ctx, n)
+	if n != nil && n.Sign() >= 0 && err == nil {
+		c.mu.Lock()
+		c.heads[n.Uint64()]++
+		c.mu.Unlock()
 	}
-	return c.Client.FilterLogs(ctx, q)
+	return h, err
+}
+
+// readAll reports whether every header in [from, to] was read.
+func (c *countingClient) readAll(from, to uint64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for n := from; n <= to; n++ {
+		if c.heads[n] == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // A reorg inside ranges that are fetched but not yet committed:
 //
 //	ranges of 5, 4 fetched at a time; the sink holds the first batch [1..5] while
-//	[6..10] [11..15] … are already fetched, then the chain reorgs under them:
+//	[6..10] [11..15] [16..20] [21..25] are fetched, then the chain reorgs under them:
 //
 //	before:  1 ─ … ─ 8 ─ 9a ─ … ─ 40a        (events in every block)
 //	after:   1 ─ … ─ 8 ─ 9b ─ … ─ 42b        (other events)
 //
-// The stale ranges may be committed, but the first range that does not link exposes the
-// reorg: the source rolls back to 8 (or the newest kept block under 9) and fetches again.
+// The stale ranges are committed, but the first range fetched after the reorg does not link
+// to them: the source rolls back to 8 and fetches again.
 func TestReorgInsideBackfillRange(t *testing.T) {
 	c := newTestChain(t)
 	for i := 0; i < 40; i++ {
@@ -227,11 +242,12 @@ func TestReorgInsideBackfillRange(t *testing.T) {
 		}
 		return nil
 	}
-	cc := &countingClient{Client: dial(t, c.url)}
+	cc := &countingClient{Client: dial(t, c.url), heads: map[uint64]int{}}
 	startSource(t, Options{Sink: m, Client: cc, Checkpoints: m, StartBlock: 1,
 		Finality: Finality{Confirmations: 4}, Window: 64, RangeSize: 5, MaxRangeSize: 5, Concurrency: 4})
-	// 2 queries per range: wait until [1..5] and at least four more ranges were read.
-	waitFor(t, "ranges in flight", func() bool { return cc.rangeCalls.Load() >= 10 })
+	// Headers come last in a range (all of them here: the chain is shorter than the window):
+	// once 6..25 are read, ranges [6..10] … [21..25] are fetched and wait behind [1..5].
+	waitFor(t, "ranges fetched and waiting", func() bool { return cc.readAll(6, 25) })
 
 	c.fork(8)
 	for i := 0; i < 34; i++ {
@@ -244,9 +260,7 @@ func TestReorgInsideBackfillRange(t *testing.T) {
 	if len(rbs) == 0 {
 		t.Fatal("no rollback: the stale ranges were never noticed")
 	}
-	for _, rb := range rbs {
-		if rb.ancestor.Number > 8 {
-			t.Errorf("rolled back to %d, above the fork point 8", rb.ancestor.Number)
-		}
+	if rbs[0].ancestor.Number != 8 || rbs[0].ancestor.Hash != c.hashAt(8) {
+		t.Errorf("rolled back to %d, want the fork point 8", rbs[0].ancestor.Number)
 	}
 }

@@ -126,6 +126,10 @@ type Status struct {
 	HasIndexed bool
 	CaughtUp   bool  // the indexed block is the head the source last saw
 	Err        error // set when the source stopped for good (ErrReorgTooDeep)
+	// LastErr is the error of the last step if it failed (a node or sink fault being
+	// retried); nil once a step succeeds. A degraded-health signal.
+	LastErr   error
+	LastErrAt time.Time
 }
 
 // Source is the log source of one chain. Run it once; see the package documentation for
@@ -211,6 +215,13 @@ func (s *Source) Run(ctx context.Context) error {
 			return nil
 		}
 		var wait time.Duration
+		s.mu.Lock()
+		if err != nil {
+			s.status.LastErr, s.status.LastErrAt = err, time.Now()
+		} else {
+			s.status.LastErr = nil
+		}
+		s.mu.Unlock()
 		switch {
 		case errors.Is(err, ErrReorgTooDeep):
 			s.mu.Lock()
