@@ -12,4 +12,7 @@
 //   - A missing ClickHouse binary skips the test, except when CI=true: then it fails.
 //   - Servers started here never outlive the test binary: [Run] stops them and removes their
 //     directories, and the child process is also signalled if the test binary dies.
+//
+// With Debian's ClickHouse 18.16 and clickhouse-go v2, insert with PrepareBatch and a column
+// list ("INSERT INTO t (a, b)"); Exec("INSERT ... VALUES ...") never returns.
 package testenv
