@@ -2,8 +2,8 @@ package reliability_test
 
 import (
 	"context"
-	"encoding/json"
 	"crypto/ecdsa"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -124,8 +124,8 @@ type running struct {
 }
 
 type indexerOptions struct {
-	chain   *indexer.ChainConfig
-	metrics indexer.Metrics
+	chain         *indexer.ChainConfig
+	metrics       indexer.Metrics
 	ingestMetrics ingest.Metrics
 	// wrap, when set, wraps the sink (to hold or fail it at chosen moments).
 	wrap func(ingest.Sink) ingest.Sink
