@@ -8,6 +8,7 @@ import (
 
 	"github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/keywarden/keywarden/pkg/userop"
@@ -46,6 +47,29 @@ func TestStartServesHTTPAndWS(t *testing.T) {
 			t.Fatalf("%s: no EntryPoint code at %s: %v", url, c.Addresses.EntryPoint, err)
 		}
 		cl.Close()
+	}
+	// Head subscriptions work over WebSocket, as an indexer's live tail uses them.
+	ws, err := ethclient.DialContext(ctx, c.WSURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	heads := make(chan *types.Header, 4)
+	sub, err := ws.SubscribeNewHead(ctx, heads)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	want := c.Commit()
+	select {
+	case h := <-heads:
+		if h.Hash() != want {
+			t.Fatalf("subscribed head %s, sealed %s", h.Hash(), want)
+		}
+	case err := <-sub.Err():
+		t.Fatal(err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("no head over the subscription")
 	}
 	bal, err := c.Client().BalanceAt(ctx, Address(c.Keys[1]), nil)
 	if err != nil || bal.Sign() == 0 {
