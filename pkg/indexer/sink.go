@@ -383,6 +383,7 @@ func (s *Sink) Apply(ctx context.Context, b ingest.Batch) (err error) {
 	var msgs []bus.Msg
 	type rowKey struct{ plugin, account, key events.Address }
 	keyIdx := map[rowKey]int{}
+	stateMsgIdx := map[rowKey]int{}
 	acctIdx := map[events.Address]int{}
 
 	for _, o := range orphans {
@@ -489,7 +490,15 @@ func (s *Sink) Apply(ctx context.Context, b ingest.Batch) (err error) {
 				if serr != nil {
 					return fmt.Errorf("apply batch %d-%d: %w", b.From, b.To, serr)
 				}
-				msgs = append(msgs, sm)
+				// One state message per key per batch, the last: the states between two events
+				// of one transaction never existed on chain at a block boundary, and acting on
+				// them (a "fresh key without expiry" before its permissions land) is wrong.
+				if i, ok := stateMsgIdx[rk]; ok {
+					msgs[i] = sm
+				} else {
+					stateMsgIdx[rk] = len(msgs)
+					msgs = append(msgs, sm)
+				}
 			}
 		}
 	}
