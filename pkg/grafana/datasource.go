@@ -58,6 +58,9 @@ type Datasource struct {
 	nc     *nats.Conn
 	closed chan struct{} // closed when nc closes
 	dispos bool
+
+	// streamReady, when set (tests), is called once a stream's subscriptions are registered.
+	streamReady func(path string)
 }
 
 // New returns a data source for settings. It connects on first use.

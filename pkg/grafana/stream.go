@@ -126,6 +126,9 @@ func (d *Datasource) RunStream(ctx context.Context, req *backend.RunStreamReques
 	}
 	log := d.log.With().Str("stream", req.Path).Logger()
 	log.Debug().Strs("subjects", subjects).Msg("stream started")
+	if d.streamReady != nil {
+		d.streamReady(req.Path)
+	}
 	for {
 		select {
 		case <-ctx.Done():
