@@ -2,7 +2,9 @@ package devchain
 
 import (
 	"context"
+	"errors"
 	"math/big"
+	"strings"
 	"testing"
 	"time"
 
@@ -130,4 +132,27 @@ func emitterCode() []byte {
 	n := byte(len(runtime))
 	init := []byte{0x60, n, 0x60, 10, 0x5f, 0x39, 0x60, n, 0x5f, 0xf3}
 	return append(init, runtime...)
+}
+
+func TestRevertsAreExplained(t *testing.T) {
+	c := startChain(t, Options{NoBundler: true})
+	ctx := context.Background()
+	owner := c.Keys[1]
+	account, err := c.CreateAccount(ctx, []common.Address{Address(owner)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.InstallSessionKeyPlugin(ctx, owner, account, []common.Address{{1}}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.RemoveKey(ctx, owner, account, common.Address{2}); err == nil || !strings.Contains(err.Error(), "SessionKeyNotFound") {
+		t.Fatalf("remove unknown key: %v", err)
+	}
+	// A duplicate add, mined with a fixed gas limit so that it reverts on chain.
+	data, _ := c.AddSessionKeyCall(common.Address{1}, Tag("dup"), nil)
+	_, err = c.Transact(ctx, TxRequest{From: owner, To: &account, Data: data, Gas: 300_000})
+	var re *RevertError
+	if !errors.As(err, &re) || !errors.Is(err, ErrReverted) || !strings.Contains(re.Reason, "InvalidSessionKey") {
+		t.Fatalf("duplicate add: %v", err)
+	}
 }

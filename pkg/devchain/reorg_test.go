@@ -223,3 +223,31 @@ func TestConcurrentSealing(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestDeepReorg replaces 40 blocks, past the simulated beacon's 32-block finality epoch.
+func TestDeepReorg(t *testing.T) {
+	c := startChain(t, Options{NoBundler: true})
+	ctx := context.Background()
+	for i := 0; i < 45; i++ {
+		c.Commit()
+	}
+	head, _ := c.Client().HeaderByNumber(ctx, nil)
+	res, err := c.Reorg(ctx, ReorgOptions{Depth: 40})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now, _ := c.Client().HeaderByNumber(ctx, nil)
+	if now.Number.Uint64() != head.Number.Uint64()+1 || len(res.Replaced) != 40 {
+		t.Fatalf("head %d -> %d, replaced %d", head.Number, now.Number, len(res.Replaced))
+	}
+	old, _ := c.Client().HeaderByNumber(ctx, new(big.Int).Add(res.Ancestor.Number, big.NewInt(1)))
+	if old.Hash() == res.Replaced[0] {
+		t.Fatal("first replaced block still canonical")
+	}
+	// Three reorgs in quick succession.
+	for i := 0; i < 3; i++ {
+		if _, err := c.Reorg(ctx, ReorgOptions{Depth: 2}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -173,6 +173,9 @@ func (c *Chain) revertError(ctx context.Context, r TxRequest, rcpt *types.Receip
 	_, err := c.client.CallContract(ctx, ethereum.CallMsg{From: Address(r.From), To: r.To, Value: r.Value, Data: r.Data, Gas: rcpt.GasUsed * 2}, parent)
 	if err != nil {
 		e.Data, e.Reason = revertData(err)
+		if name := c.abis.errorName(e.Data); name != "" {
+			e.Reason = name
+		}
 	}
 	return e
 }
