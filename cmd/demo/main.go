@@ -201,7 +201,7 @@ func run(ctx context.Context, chAddr, binDir, work string) error {
 		return err
 	}
 	time.Sleep(3 * time.Second) // let the indexer fold the enforcer's own transactions
-	return report(ctx, st, chain, keys, rotatedTo, aliceAcct)
+	return report(ctx, st, chain, keys, rotatedTo, aliceAcct, bobAcct)
 }
 
 func tag(s string) [32]byte { var t [32]byte; copy(t[:], s); return t }
@@ -344,7 +344,7 @@ func waitActions(ctx context.Context, st *store.Store, want map[string]string) e
 	}
 }
 
-func report(ctx context.Context, st *store.Store, chain *devchain.Chain, keys map[string]common.Address, rotatedTo, alice common.Address) error {
+func report(ctx context.Context, st *store.Store, chain *devchain.Chain, keys map[string]common.Address, rotatedTo, alice, bob common.Address) error {
 	names := map[string]string{}
 	for n, a := range keys {
 		names[a.Hex()] = n
@@ -375,11 +375,12 @@ func report(ctx context.Context, st *store.Store, chain *devchain.Chain, keys ma
 		if k.Permissions.ValidUntil != 0 {
 			until = time.Unix(int64(k.Permissions.ValidUntil), 0).UTC().Format("2006-01-02 15:04")
 		}
-		acct := "Bob"
-		if k.Account.Common() == alice {
+		acct := k.Account.Hex()[:10] + "… (spoofer)"
+		switch k.Account.Common() {
+		case alice:
 			acct = "Alice"
-		} else if k.Account.Common() != keysAccount(k) {
-			acct = k.Account.Hex()[:10] + "…"
+		case bob:
+			acct = "Bob"
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%v\t%s\t%s\t%s\n", name(k.SessionKey.Hex()), acct, k.Status, k.Verified,
 			k.Permissions.AccessControlType, native, until)
@@ -412,12 +413,11 @@ func report(ctx context.Context, st *store.Store, chain *devchain.Chain, keys ma
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	say("done: the wildcard key was removed, the expiring bot key rotated to a fresh key, the big spender restricted;\n  Bob's and the spoofed keys only raised alerts (the enforcer does not own Bob's account; the spoof is unverified).")
+	say("done: the wildcard key was removed, the expiring bot key rotated to a fresh key, the big spender restricted.\n" +
+		"  Bob's key only raised alerts: the enforcer is not an owner of Bob's account.\n" +
+		"  The spoofed key is stored unverified (no PluginInstalled on that \"account\") and never acted on.")
 	return nil
 }
-
-// keysAccount is the account a key belongs to (a helper for the report's account column).
-func keysAccount(k events.KeyState) common.Address { return k.Account.Common() }
 
 func weiToEth(w *big.Int) string {
 	r := new(big.Rat).SetFrac(w, big.NewInt(1e18))
