@@ -47,7 +47,9 @@ type ReorgResult struct {
 //
 // What a JSON-RPC client sees afterwards: eth_getBlockByNumber for the replaced heights
 // returns the new blocks, eth_getLogs over a block range returns only the new branch's logs,
-// and the transactions of replaced blocks have no receipt unless Fill re-sent them. Like a
+// and the transactions of replaced blocks have no receipt unless Fill re-sent them; an
+// eth_subscribe("logs") subscriber receives the replaced logs again with removed: true, then
+// the new branch's logs, and a newHeads subscriber the new heads. Like a
 // real geth node, the node still stores the replaced blocks as side-chain blocks: an
 // eth_getBlockByHash (or eth_getLogs with blockHash) for a replaced hash still answers. A
 // consumer detects the reorg by parent hash or by comparing the canonical hash at a height.

@@ -2,6 +2,7 @@ package devchain
 
 import (
 	"context"
+	"fmt"
 	"math/big"
 	"sync"
 	"testing"
@@ -148,6 +149,18 @@ func TestReorgRemovesSessionKeyEvents(t *testing.T) {
 	if got := added(); len(got) != 1 || got[0] != k1 {
 		t.Fatalf("before: %v", got)
 	}
+	// A WebSocket log subscriber is told about the retraction (removed: true), then the new log.
+	ws, err := ethclient.Dial(c.WSURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	sublogs := make(chan types.Log, 8)
+	sub, err := ws.SubscribeFilterLogs(ctx, ethereum.FilterQuery{Addresses: []common.Address{c.Addresses.SessionKeyPlugin}}, sublogs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
 	data, _ := c.AddSessionKeyCall(k2, Tag("two"), nil)
 	res, err := c.Reorg(ctx, ReorgOptions{Depth: 1, Fill: func(ctx context.Context, i int) error {
 		if i > 0 {
@@ -167,6 +180,21 @@ func TestReorgRemovesSessionKeyEvents(t *testing.T) {
 	}
 	if keys, _ := c.SessionKeysOf(ctx, account); len(keys) != 1 || keys[0] != k2 {
 		t.Fatalf("sessionKeysOf after the reorg: %v", keys)
+	}
+	var seen []string
+	for len(seen) < 2 {
+		select {
+		case l := <-sublogs:
+			key := common.BytesToAddress(l.Topics[2][:])
+			seen = append(seen, fmt.Sprintf("%s removed=%v", key.Hex(), l.Removed))
+		case err := <-sub.Err():
+			t.Fatal(err)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("subscription saw only %v", seen)
+		}
+	}
+	if want := []string{k1.Hex() + " removed=true", k2.Hex() + " removed=false"}; seen[0] != want[0] || seen[1] != want[1] {
+		t.Fatalf("subscription saw %v, want %v", seen, want)
 	}
 }
 
