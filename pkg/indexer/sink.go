@@ -58,6 +58,10 @@ type Sink struct {
 	// orphans are events stored above the checkpoint at start (a write whose checkpoint never
 	// moved): each is either delivered again or retracted when the source passes its block.
 	orphans map[string]events.Event
+	// readded maps the id of an event a reorg retracted to the suffix of that reorg: if the
+	// chain comes back to the same block, the event and its states are published again under
+	// ids JetStream has not seen (it would drop them as duplicates of the pre-reorg messages).
+	readded map[string]string
 }
 
 // accountEntry is the fold of one account: its account state and one key fold per plugin.
@@ -381,6 +385,7 @@ func (s *Sink) Apply(ctx context.Context, b ingest.Batch) (err error) {
 
 	w := store.Batch{Blocks: s.blockRows(b.Blocks, false)} // the store assigns a version above every stored one
 	var msgs []bus.Msg
+	var readded []string
 	type rowKey struct{ plugin, account, key events.Address }
 	keyIdx := map[rowKey]int{}
 	stateMsgIdx := map[rowKey]int{}
@@ -452,6 +457,11 @@ func (s *Sink) Apply(ctx context.Context, b ingest.Batch) (err error) {
 		if merr != nil {
 			return fmt.Errorf("apply batch %d-%d: %w", b.From, b.To, merr)
 		}
+		again := s.readded[e.ID()]
+		if again != "" {
+			m.MsgID += ":again" + again
+			readded = append(readded, e.ID())
+		}
 		msgs = append(msgs, m)
 
 		if isAccountEvent(e) && en.state.apply(e) {
@@ -493,6 +503,9 @@ func (s *Sink) Apply(ctx context.Context, b ingest.Batch) (err error) {
 				// One state message per key per batch, the last: the states between two events
 				// of one transaction never existed on chain at a block boundary, and acting on
 				// them (a "fresh key without expiry" before its permissions land) is wrong.
+				if again != "" {
+					sm.MsgID += ":again" + again
+				}
 				if i, ok := stateMsgIdx[rk]; ok {
 					msgs[i] = sm
 				} else {
@@ -508,6 +521,9 @@ func (s *Sink) Apply(ctx context.Context, b ingest.Batch) (err error) {
 	}
 	for _, id := range passed {
 		delete(s.orphans, id)
+	}
+	for _, id := range readded {
+		delete(s.readded, id)
 	}
 	s.opts.Metrics.Batch(s.opts.ChainID, "apply", time.Since(start))
 	return nil
@@ -655,6 +671,12 @@ func (s *Sink) Rollback(ctx context.Context, chainID uint64, ancestor ingest.Blo
 	}
 	for _, a := range accounts {
 		s.cache(a, after[a])
+	}
+	if s.readded == nil || len(s.readded) > 100000 { // bounded: only quick flip-backs matter
+		s.readded = map[string]string{}
+	}
+	for _, e := range stored {
+		s.readded[e.ID()] = suffix
 	}
 	for id, o := range s.orphans {
 		if o.BlockNumber > ancestor.Number {

@@ -2,6 +2,7 @@ package reliability_test
 
 import (
 	"context"
+	"fmt"
 	"math/big"
 	"reflect"
 	"testing"
@@ -204,4 +205,50 @@ func shorten(s string) string {
 		return s[:300] + "…"
 	}
 	return s
+}
+
+// A reorg that comes back to the very block it abandoned (A → B → A): the event and its key
+// state are published again after their retraction, under ids JetStream has not seen, so a
+// consumer ends with the event present.
+//
+//	100a{add key} ──rollback to 99──► (100b …) ──rollback to 99──► 100a again
+func TestFlipBackRepublishes(t *testing.T) {
+	h := newHostileRig(t)
+	account := common.HexToAddress("0x00000000000000000000000000000000000ACC08")
+	key := common.HexToAddress("0x000000000000000000000000000000000000BEE8")
+	install, _ := mustArgs(t, "bytes32", "bytes21[]").Pack([32]byte{1}, [][21]byte{})
+	p99 := ingest.BlockRef{Number: 99, Hash: common.Hash{0x99}, Parent: common.Hash{0x98}, Time: 1_700_000_000}
+	a100 := ingest.BlockRef{Number: 100, Hash: common.Hash{0xa1}, Parent: p99.Hash, Time: 1_700_000_012}
+	tx := common.Hash{0x77}
+	batch := ingest.Batch{ChainID: hostileChain, From: 99, To: 100, Blocks: []ingest.BlockRef{p99, a100}, Logs: []types.Log{
+		{Address: account, Topics: []common.Hash{events.TopicPluginInstalled, topicAddr(h.plugin)}, Data: install, BlockNumber: 99, BlockHash: p99.Hash, TxHash: tx},
+		{Address: h.plugin, Topics: []common.Hash{events.TopicSessionKeyAdded, topicAddr(account), topicAddr(key), {}}, BlockNumber: 100, BlockHash: a100.Hash, TxHash: tx},
+	}}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(h.sink.Apply(h.ctx, batch))
+	must(h.sink.Rollback(h.ctx, hostileChain, p99, []ingest.BlockRef{a100}))
+	again := batch
+	again.From, again.Blocks, again.Logs = 100, []ingest.BlockRef{a100}, batch.Logs[1:]
+	must(h.sink.Apply(h.ctx, again))
+
+	r := &rig{t: t, ctx: h.ctx, nats: h.nats}
+	sc := r.readStream()
+	id := fmt.Sprintf("%d:%s:0", hostileChain, a100.Hash.Hex())
+	if sc.events[id] != 2 || sc.retractions[id] != 1 {
+		t.Errorf("stream: %d event and %d retraction messages of %s, want 2 and 1", sc.events[id], sc.retractions[id], id)
+	}
+	last := sc.states[len(sc.states)-1]
+	if last.SessionKey != events.AddressFrom(key) || last.Status != events.StatusActive {
+		t.Errorf("last state message %s %s, want the key active again", last.SessionKey, last.Status)
+	}
+	ks, err := h.st.KeyStates(h.ctx, store.KeyFilter{ChainID: hostileChain})
+	must(err)
+	if len(ks) != 1 || ks[0].Status != events.StatusActive {
+		t.Errorf("clickhouse key states %+v, want the key active", ks)
+	}
 }
