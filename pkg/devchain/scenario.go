@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math/big"
 	"math/rand"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -496,16 +495,6 @@ func (r *scenarioRun) setup(ctx context.Context) ([]*scenarioAccount, error) {
 		return nil, err
 	}
 	return accts, nil
-}
-
-// sortedKinds returns the kinds of m in a stable order (for printing).
-func sortedKinds(m map[OpKind]int) []OpKind {
-	ks := make([]OpKind, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Slice(ks, func(i, j int) bool { return ks[i] < ks[j] })
-	return ks
 }
 
 func filterAll(plugin common.Address) ethereum.FilterQuery {

@@ -61,8 +61,6 @@ type Bundler struct {
 	ln     net.Listener
 	url    string
 	mu     sync.Mutex // one bundle at a time
-	topic  common.Hash
-	before common.Hash
 	done   chan struct{}
 	hintMu sync.Mutex
 	hints  map[common.Hash]uint64 // op hash -> block it was first mined in
