@@ -45,7 +45,7 @@ const simChainID = 1337
 // testChain is go-ethereum's simulated backend served over HTTP and WS on 127.0.0.1, with the
 // emitter deployed at the watched addresses (and a few others) from genesis.
 type testChain struct {
-	t      *testing.T
+	t      testing.TB
 	sim    *simulated.Backend
 	client simulated.Client
 	url    string
@@ -55,7 +55,7 @@ type testChain struct {
 	seq    uint64 // makes every emitted log distinct
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -65,7 +65,7 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-func newTestChain(t *testing.T) *testChain {
+func newTestChain(t testing.TB) *testChain {
 	t.Helper()
 	key, _ := crypto.GenerateKey()
 	from := crypto.PubkeyToAddress(key.PublicKey)
@@ -432,7 +432,7 @@ func startSource(t *testing.T, opts Options) *runningSource {
 	return r
 }
 
-func dial(t *testing.T, url string) *ethclient.Client {
+func dial(t testing.TB, url string) *ethclient.Client {
 	t.Helper()
 	c, err := ethclient.Dial(url)
 	if err != nil {

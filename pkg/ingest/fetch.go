@@ -150,12 +150,13 @@ func (s *Source) fetchRange(ctx context.Context, from, to, dense uint64) rangeRe
 		numbers = append(numbers, n)
 	}
 	slices.SortFunc(numbers, func(a, b uint64) int { return cmp.Compare(b, a) }) // newest first
+	hs, err := s.headers(ctx, numbers)
+	if err != nil {
+		return rangeResult{err: err}
+	}
 	refs := make(map[uint64]BlockRef, len(numbers))
-	for _, n := range numbers {
-		ref, _, err := s.header(ctx, n)
-		if err != nil {
-			return rangeResult{err: err}
-		}
+	for i, n := range numbers {
+		ref := refOf(hs[i])
 		if child, ok := refs[n+1]; ok && child.Parent != ref.Hash {
 			return rangeResult{err: fmt.Errorf("%w: block %d does not link to block %d", errStale, n+1, n)}
 		}
@@ -181,14 +182,26 @@ func (s *Source) fetchRange(ctx context.Context, from, to, dense uint64) rangeRe
 	}
 }
 
+// getLogs runs the filter's queries for [from, to] side by side.
 func (s *Source) getLogs(ctx context.Context, from, to uint64) ([]types.Log, error) {
+	qs := s.opts.Filter.Queries(from, to)
+	res := make([][]types.Log, len(qs))
+	errs := make([]error, len(qs))
+	var wg sync.WaitGroup
+	for i, q := range qs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res[i], errs[i] = s.opts.Client.FilterLogs(ctx, q)
+		}()
+	}
+	wg.Wait()
 	var all []types.Log
-	for _, q := range s.opts.Filter.Queries(from, to) {
-		logs, err := s.opts.Client.FilterLogs(ctx, q)
-		if err != nil {
-			return nil, err
+	for i := range qs {
+		if errs[i] != nil {
+			return nil, errs[i]
 		}
-		all = append(all, logs...)
+		all = append(all, res[i]...)
 	}
 	return all, nil
 }
@@ -223,17 +236,21 @@ func (s *Source) tail(ctx context.Context, from, head uint64, latest *types.Head
 	if havePrev {
 		prev = s.cursor
 	}
+	var numbers []uint64
 	for n := from; n <= to; n++ {
-		var ref BlockRef
-		var h *types.Header
-		if n == head && latest != nil {
-			ref, h = refOf(latest), latest
-		} else {
-			var err error
-			if ref, h, err = s.header(ctx, n); err != nil {
-				return 0, err
-			}
+		if n != head || latest == nil {
+			numbers = append(numbers, n)
 		}
+	}
+	fetched, err := s.headers(ctx, numbers)
+	if err != nil {
+		return 0, err
+	}
+	if len(numbers) < int(to-from+1) {
+		fetched = append(fetched, latest)
+	}
+	for _, h := range fetched {
+		ref, n := refOf(h), h.Number.Uint64()
 		if havePrev && ref.Parent != prev.Hash {
 			if n == from {
 				return 0, fmt.Errorf("%w: block %d's parent %s is not the indexed block %s", errReorg, n, ref.Parent.Hex(), prev.Hash.Hex())
@@ -276,7 +293,47 @@ func (s *Source) tail(ctx context.Context, from, head uint64, latest *types.Head
 	return to, nil
 }
 
+// headers reads the given blocks in one round trip when the client can batch; a block the
+// node does not have (yet) is errStale.
+func (s *Source) headers(ctx context.Context, numbers []uint64) ([]*types.Header, error) {
+	if len(numbers) == 0 {
+		return nil, nil
+	}
+	var hs []*types.Header
+	var err error
+	switch c := s.opts.Client.(type) {
+	case HeaderBatcher:
+		hs, err = c.HeadersByNumber(ctx, numbers)
+	case rpcClientOwner: // a bare *ethclient.Client
+		hs = make([]*types.Header, len(numbers))
+		for i := 0; i < len(numbers) && err == nil; i += maxBatch {
+			end := min(i+maxBatch, len(numbers))
+			err = headersByNumber(ctx, s.opts.Client, numbers[i:end], hs[i:end])
+		}
+	default:
+		hs = make([]*types.Header, len(numbers))
+		for i, n := range numbers {
+			_, h, err := s.header(ctx, n)
+			if err != nil {
+				return nil, err
+			}
+			hs[i] = h
+		}
+		return hs, nil
+	}
+	if isNotFoundErr(err) {
+		return nil, fmt.Errorf("%w: blocks %d-%d: %v", errStale, slices.Min(numbers), slices.Max(numbers), err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read blocks %d-%d: %w", slices.Min(numbers), slices.Max(numbers), err)
+	}
+	return hs, nil
+}
+
 func isNotFoundErr(err error) bool {
+	if err == nil {
+		return false
+	}
 	var re *RPCError
 	if errors.As(err, &re) {
 		return re.Class == ClassNotFound
