@@ -106,7 +106,8 @@ func TestReorgDeeperThanWindowStops(t *testing.T) {
 	}
 }
 
-// A reorg while the source is down, to the same height: only the hash can tell.
+// A reorg while the source is down, to the same height: only the hash can tell; then one to
+// a much longer branch, met by the backfill.
 //
 //	indexed, then stopped:  … ─ 8 ─ 9a{Added} ─ 10a{Added} ─ 11a{Added}
 //	at restart:             … ─ 8 ─ 9b{Removed} ─ 10b ─ 11b{OwnerUpdated}
@@ -132,11 +133,29 @@ func TestReorgWhileStoppedDetectedByHash(t *testing.T) {
 		t.Fatalf("test setup: head %d %s, checkpoint %d %s", h.Number, h.Hash().Hex(), old.Number, old.Hash.Hex())
 	}
 
-	startSource(t, opts)
+	r = startSource(t, opts)
 	waitSynced(t, c, m)
 	assertMatchesChain(t, c, m, testFilter())
 	if rbs := m.rollbackCalls(); len(rbs) != 1 || rbs[0].ancestor.Number != 8 || len(rbs[0].retracted) != 3 {
 		t.Fatalf("rollbacks %+v, want one to block 8 retracting 3 blocks", rbs)
+	}
+
+	// Again, but the new branch is long: the restart meets it in the backfill path.
+	//
+	//	indexed, then stopped:  … ─ 6 ─ 7 ─ 8 ─ 9b ─ 10b ─ 11b
+	//	at restart:             … ─ 6 ─ 7c ─ … ─ 40c
+	if err := r.Stop(t); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	c.fork(6)
+	for i := 0; i < 34; i++ {
+		c.emit(installed(account2, pluginV100))
+	}
+	startSource(t, opts)
+	waitSynced(t, c, m)
+	assertMatchesChain(t, c, m, testFilter())
+	if rbs := m.rollbackCalls(); len(rbs) != 2 || rbs[1].ancestor.Number != 6 {
+		t.Fatalf("rollbacks %+v, want a second one to block 6", rbs)
 	}
 }
 

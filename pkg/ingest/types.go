@@ -83,6 +83,7 @@ type Checkpoints interface {
 	// Checkpoint returns the last block the sink committed for the chain, or an error
 	// wrapping ErrNoCheckpoint when the chain was never indexed.
 	Checkpoint(ctx context.Context, chainID uint64) (BlockRef, error)
-	// Blocks returns the stored block refs with from <= number <= to, ascending.
+	// Blocks returns the stored block refs with from <= number <= to, ascending, one per
+	// number: those of the branch the sink holds now (rolled-back refs removed).
 	Blocks(ctx context.Context, chainID uint64, from, to uint64) ([]BlockRef, error)
 }
