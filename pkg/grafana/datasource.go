@@ -22,7 +22,7 @@ import (
 )
 
 // PluginID is the plugin's id in grafana/plugin.json.
-const PluginID = "keywarden-datasource"
+const PluginID = "keywarden-keywarden-datasource"
 
 var (
 	_ backend.QueryDataHandler      = (*Datasource)(nil)
