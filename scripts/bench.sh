@@ -13,6 +13,15 @@ go test ./pkg/policy -run '^$' -bench '^BenchmarkEvaluateDefault$' -benchtime 2s
 echo
 echo "== breaching key state -> user operation accepted by the bundler (pkg/enforcer, dev chain)"
 go test ./pkg/enforcer -run '^$' -bench '^BenchmarkEventToSubmit$' -benchtime 50x | grep -E '^Benchmark'
+echo
+echo "== user operations (pkg/actions: hash, guarded signature, one removal end to end)"
+go test ./pkg/actions -run '^$' -bench . -benchtime 20x | grep -E '^Benchmark'
+echo
+echo "== ClickHouse batch writes (pkg/store)"
+go test ./pkg/store -run '^$' -bench WriteBatch -benchtime 20x | grep -E '^Benchmark'
+echo
+echo "== dev chain scenario throughput (cmd/devchain, 100,000 session-key events)"
+bash scripts/devchain-bench.sh
 for extra in scripts/bench-*.sh; do
   case "$extra" in scripts/bench-decoder.sh) continue ;; esac
   echo
