@@ -42,6 +42,7 @@ type Proxy struct {
 	total   int64
 	httpReq int64
 
+	tunnels   map[*tunnel]struct{}
 	closing   chan struct{}
 	closeOnce sync.Once
 	served    chan struct{}
@@ -83,9 +84,15 @@ func Start(ctx context.Context, opts Options) (*Proxy, error) {
 // URL is the proxy's http:// URL.
 func (p *Proxy) URL() string { return "http://" + p.ln.Addr().String() }
 
-// Close stops the proxy, answering nothing more; held requests are dropped.
+// WSURL is the proxy's ws:// URL; it tunnels to the same upstream (serve the node's WebSocket
+// on its HTTP port: node.Config WSHost/WSPort equal to HTTPHost/HTTPPort).
+func (p *Proxy) WSURL() string { return "ws://" + p.ln.Addr().String() }
+
+// Close stops the proxy, answering nothing more; held requests and WebSocket tunnels are
+// dropped.
 func (p *Proxy) Close() error {
 	p.closeOnce.Do(func() { close(p.closing) })
+	p.DropWebSockets()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := p.srv.Shutdown(ctx)
@@ -269,6 +276,10 @@ type response struct {
 const maxBody = 64 << 20
 
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet && isWebSocket(r) {
+		p.serveWebSocket(w, r)
+		return
+	}
 	if r.Method != http.MethodPost {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return

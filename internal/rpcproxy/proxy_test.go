@@ -69,6 +69,7 @@ func newBackend(t *testing.T, alloc types.GenesisAlloc) (sim *simulated.Backend,
 			sim = simulated.NewBackend(alloc, func(nc *node.Config, _ *ethconfig.Config) {
 				nc.HTTPHost, nc.HTTPPort = "127.0.0.1", port
 				nc.HTTPModules = []string{"eth", "net", "web3"}
+				nc.WSHost, nc.WSPort, nc.WSModules = "127.0.0.1", port, []string{"eth", "net", "web3"}
 			})
 			url = fmt.Sprintf("http://127.0.0.1:%d", port)
 		}()
@@ -108,7 +109,11 @@ func newChain(t *testing.T) *chain {
 func (c *chain) commit(t *testing.T, txs int) {
 	t.Helper()
 	ctx := context.Background()
+	deadline := time.Now().Add(60 * time.Second) // a hang guard, not a timing assertion
 	for {
+		if time.Now().After(deadline) {
+			t.Fatalf("the pool never held nonce %d", c.nonce)
+		}
 		n, err := c.sim.Client().PendingNonceAt(ctx, c.from)
 		if err != nil {
 			t.Fatal(err)
@@ -142,6 +147,18 @@ func (c *chain) send(t *testing.T, to *common.Address, data []byte) {
 		t.Fatal(err)
 	}
 	c.nonce++
+}
+
+// waitFor polls cond; it fails after a generous bound (a hang guard, not a timing assertion).
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 func setup(t *testing.T) (*chain, *Proxy, *ethclient.Client) {
@@ -294,9 +311,7 @@ func TestHangUntilClientGivesUpOrFaultCleared(t *testing.T) {
 		defer wg.Done()
 		got, gotErr = ec.BlockNumber(context.Background())
 	}()
-	for p.Count("eth_blockNumber") == before {
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitFor(t, "the request to be held", func() bool { return p.Count("eth_blockNumber") > before })
 	p.StopHanging()
 	wg.Wait()
 	if gotErr != nil || got != 7 {
@@ -518,11 +533,61 @@ func TestParseErrorAndClose(t *testing.T) {
 		}
 		done <- err
 	}()
-	for p.Count("eth_chainId") == 0 {
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitFor(t, "the request to be held", func() bool { return p.Count("eth_chainId") > 0 })
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
 	}
 	<-done
+}
+
+func TestWebSocketTunnelAndDrop(t *testing.T) {
+	c, p, _ := setup(t)
+	ctx := context.Background()
+	ws, err := ethclient.DialContext(ctx, p.WSURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	if n, err := ws.BlockNumber(ctx); err != nil || n != 7 {
+		t.Fatalf("over the tunnel: %d %v", n, err)
+	}
+	heads := make(chan *types.Header, 4)
+	sub, err := ws.SubscribeNewHead(ctx, heads)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.commit(t, 0)
+	select {
+	case h := <-heads:
+		if h.Number.Uint64() != 8 {
+			t.Fatalf("new head %d, want 8", h.Number.Uint64())
+		}
+	case err := <-sub.Err():
+		t.Fatalf("subscription: %v", err)
+	case <-time.After(60 * time.Second):
+		t.Fatal("no new head over the tunnel")
+	}
+	if p.Count(WebSocketMethod) != 1 {
+		t.Fatalf("upgrades counted: %d", p.Count(WebSocketMethod))
+	}
+	p.DropWebSockets()
+	select {
+	case err := <-sub.Err():
+		if err == nil {
+			t.Fatal("subscription ended without an error")
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("subscription survived a dropped tunnel")
+	}
+	// A refused upgrade while the endpoint answers 502.
+	p.BadGateway()
+	if _, err := ethclient.DialContext(ctx, p.WSURL()); err == nil {
+		t.Fatal("upgrade passed a 502 fault")
+	}
+	p.Clear()
+	ws2, err := ethclient.DialContext(ctx, p.WSURL())
+	if err != nil {
+		t.Fatalf("reconnect: %v", err)
+	}
+	ws2.Close()
 }
