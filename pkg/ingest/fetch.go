@@ -114,8 +114,7 @@ func (s *Source) fetchRange(ctx context.Context, from, to, dense uint64) rangeRe
 		}
 		got, err := s.getLogs(ctx, n, end)
 		if errors.Is(err, ErrRangeCap) {
-			var re *RPCError
-			errors.As(err, &re)
+			re := Classify(ctx, "eth_getLogs", "", err)
 			next := s.sizer.capped(end-n+1, re.Hint)
 			s.log.Info().Uint64("from", n).Uint64("to", end).Uint64("new_span", next).Str("reason", re.Err.Error()).
 				Msg("provider capped eth_getLogs; narrowing")
@@ -137,9 +136,11 @@ func (s *Source) fetchRange(ctx context.Context, from, to, dense uint64) rangeRe
 		}
 	}
 	logs = s.clean(logs)
-
 	want := map[uint64]bool{to: true, from: true}
 	for _, l := range logs {
+		if l.BlockNumber < from || l.BlockNumber > to {
+			return rangeResult{err: fmt.Errorf("%w: log of block %d outside %d-%d", errStale, l.BlockNumber, from, to)}
+		}
 		want[l.BlockNumber] = true
 	}
 	for n := max(from, dense); n <= to; n++ {
@@ -163,9 +164,6 @@ func (s *Source) fetchRange(ctx context.Context, from, to, dense uint64) rangeRe
 		refs[n] = ref
 	}
 	for _, l := range logs {
-		if l.BlockNumber < from || l.BlockNumber > to {
-			return rangeResult{err: fmt.Errorf("%w: log of block %d outside %d-%d", errStale, l.BlockNumber, from, to)}
-		}
 		if refs[l.BlockNumber].Hash != l.BlockHash {
 			return rangeResult{err: fmt.Errorf("%w: log of block %d has hash %s, header %s", errStale,
 				l.BlockNumber, l.BlockHash.Hex(), refs[l.BlockNumber].Hash.Hex())}
@@ -199,7 +197,9 @@ func (s *Source) getLogs(ctx context.Context, from, to uint64) ([]types.Log, err
 	var all []types.Log
 	for i := range qs {
 		if errs[i] != nil {
-			return nil, errs[i]
+			// A bare client's errors are classified here, so a provider cap narrows the
+			// span whatever Client the source was given.
+			return nil, Classify(ctx, "eth_getLogs", "node", errs[i])
 		}
 		all = append(all, res[i]...)
 	}
