@@ -254,7 +254,11 @@ func TestConsumerRedeliversAfterNak(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	<-done
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second): // a hang guard
+		t.Fatal("no successful redelivery")
+	}
 	stopHandle(t, h)
 	if len(rec.all) != 2 {
 		t.Fatalf("%d deliveries, want 2", len(rec.all))
@@ -736,7 +740,11 @@ func TestDurableResumesAfterProcessRestart(t *testing.T) {
 		}
 		waitFor(t, "five deliveries", func() bool { return rec.unique() == 5 })
 		h.Drain()
-		<-h.Closed()
+		select {
+		case <-h.Closed():
+		case <-time.After(60 * time.Second): // a hang guard
+			t.Fatal("drain did not finish")
+		}
 		return rec
 	}
 	first := run()
