@@ -414,3 +414,18 @@ func optTime(s uint64) *time.Time {
 	t := unixTime(s)
 	return &t
 }
+
+// CheckQuery validates a query's JSON (after dashboard variables were replaced) the way
+// QueryData does, without running it: dashboards' tests use it.
+func CheckQuery(queryJSON []byte) error {
+	var head struct {
+		QueryType string `json:"queryType"`
+	}
+	if err := json.Unmarshal(queryJSON, &head); err != nil {
+		return badf("read query: %v", err)
+	}
+	to := time.Unix(3600, 0)
+	_, err := parseQuery(backend.DataQuery{QueryType: head.QueryType, JSON: queryJSON,
+		TimeRange: backend.TimeRange{From: to.Add(-time.Hour), To: to}}, to, "check")
+	return err
+}
