@@ -57,8 +57,11 @@ const (
 	// (OffchainLabs/arbitrum-sdk#609, eternalsafe/wallet#57).
 	QuickNode Provider = "quicknode"
 	// Frontier (Moonbeam and other Substrate EVMs): range cap "block range is too wide (maximum
-	// 1024)" (moonbeam-foundation/moonbeam#3250).
+	// 1024)" (moonbeam-foundation/moonbeam#3250); the code is Frontier's internal-error -32603.
 	Frontier Provider = "frontier"
+	// Ankr: range cap with the bare text "block range is too wide" (as indexers' provider tables
+	// list it). The text is what clients match on; the code -32600 is not from a cited source.
+	Ankr Provider = "ankr"
 	// BSC-style geth forks: range cap -32000 "exceed maximum block range: 5000"
 	// (beamer-bridge/beamer#509, omni/tokenbridge#540).
 	BSC Provider = "bsc"
@@ -184,6 +187,8 @@ func rangeCapError(p Provider, from, to, max uint64) capError {
 		return capError{status: 413, err: RPCError{Code: -32614, Message: fmt.Sprintf("eth_getLogs is limited to a %s range", withCommas(max))}}
 	case Frontier:
 		return capError{err: RPCError{Code: -32603, Message: fmt.Sprintf("block range is too wide (maximum %d)", max)}}
+	case Ankr:
+		return capError{err: RPCError{Code: -32600, Message: "block range is too wide"}}
 	case BSC:
 		return capError{err: RPCError{Code: -32000, Message: fmt.Sprintf("exceed maximum block range: %d", max)}}
 	default:

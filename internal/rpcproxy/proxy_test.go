@@ -347,6 +347,7 @@ func TestRangeCapsInProvidersWords(t *testing.T) {
 		{Infura, -32602, 0, "range 7 exceeds limit of 3"},
 		{QuickNode, -32614, 413, "eth_getLogs is limited to a 3 range"},
 		{Frontier, -32603, 0, "block range is too wide (maximum 3)"},
+		{Ankr, -32600, 0, "block range is too wide"},
 		{BSC, -32000, 0, "exceed maximum block range: 3"},
 		{LimitExceeded, -32005, 0, "limit exceeded"},
 	}
