@@ -51,6 +51,8 @@ type rig struct {
 	mu      sync.Mutex
 	targets map[common.Address]bool
 	tokens  map[common.Address]bool
+	// installed are the accounts that installed the plugin (their plugin events are verified).
+	installed map[common.Address]bool
 }
 
 type rigOptions struct {
@@ -79,7 +81,7 @@ func newRig(t *testing.T, o rigOptions) *rig {
 		ch = testenv.ClickHouse(t)
 	}
 	r := &rig{t: t, ctx: ctx, chain: chain, eth: eth, ch: ch, nats: testenv.NATS(t), owner: chain.Keys[1], rpcURL: chain.HTTPURL,
-		targets: map[common.Address]bool{}, tokens: map[common.Address]bool{}}
+		targets: map[common.Address]bool{}, tokens: map[common.Address]bool{}, installed: map[common.Address]bool{}}
 	r.st = openStore(t, ctx, ch)
 	r.store = indexer.NewStoreAdapter(r.st)
 	r.reader = actions.NewReader(eth, actions.Addresses{SessionKeyPlugin: chain.Addresses.SessionKeyPlugin,
@@ -256,6 +258,9 @@ func (r *rig) newAccount(keys ...common.Address) common.Address {
 	}
 	_, err = r.chain.InstallSessionKeyPlugin(r.ctx, r.owner, acct, keys, tags, perms)
 	r.must(err, "install plugin")
+	r.mu.Lock()
+	r.installed[acct] = true
+	r.mu.Unlock()
 	return acct
 }
 
@@ -431,6 +436,12 @@ func (r *rig) verify() {
 		if !ok {
 			r.t.Errorf("clickhouse: missing %s %s", e.Payload.Kind(), id)
 			continue
+		}
+		r.mu.Lock()
+		wantVerified := !e.Payload.Kind().IsPluginEvent() || r.installed[e.Account().Common()]
+		r.mu.Unlock()
+		if g.Verified != wantVerified {
+			r.t.Errorf("clickhouse: %s %s verified=%v, want %v", e.Payload.Kind(), id, g.Verified, wantVerified)
 		}
 		g.Verified, g.Removed = e.Verified, e.Removed
 		if !reflect.DeepEqual(jsonOf(g), jsonOf(e)) {

@@ -259,3 +259,26 @@ func httpBody(t *testing.T, url string) string {
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
 }
+
+// Anyone can call the plugin directly and emit events naming itself as the account: such
+// events are stored and published flagged unverified, and no verified key state comes of them.
+// Keys installed with the plugin (SessionKeyAdded before PluginInstalled in one transaction)
+// are verified.
+func TestDirectPluginCallsStayUnverified(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	acct := r.newAccount(newKey(), newKey())
+	stranger := r.chain.Keys[2]
+	plugin := r.chain.Addresses.SessionKeyPlugin
+	data, err := r.chain.AddSessionKeyCall(newKey(), devchain.Tag("mine"), r.somePerms(3))
+	r.must(err, "calldata")
+	_, err = r.chain.Transact(r.ctx, devchain.TxRequest{From: stranger, To: &plugin, Data: data})
+	r.must(err, "direct call to the plugin")
+	r.startIndexer(indexerOptions{})
+	r.addKey(acct, newKey())
+	r.verify()
+	for _, s := range r.readStream().states {
+		if s.Account == events.AddressFrom(devchain.Address(stranger)) {
+			t.Errorf("a key state of the stranger's own 'account' was published: %+v", s)
+		}
+	}
+}
