@@ -65,7 +65,7 @@ func (a NATSAgent) NewKey(ctx context.Context, req RotationRequest) (events.Addr
 // an application embeds to supply its own keys. Close the returned subscription to stop.
 func ServeAgent(nc *nats.Conn, subject string, newKey func(RotationRequest) (events.Address, error)) (*nats.Subscription, error) {
 	if !strings.HasPrefix(subject, "keywarden.agent.") {
-		return nil, fmt.Errorf("serve agent: subject %q is not under keywarden.agent.", subject)
+		return nil, fmt.Errorf("serve agent: subject %q must start with keywarden.agent", subject)
 	}
 	return nc.Subscribe(subject, func(m *nats.Msg) {
 		var req RotationRequest

@@ -93,7 +93,7 @@ func (p *Permissions) Apply(u Update, blockTime uint64) error {
 		}
 		p.AccessControlType = u.Type
 	case UpdateAccessListAddressEntry:
-		p.setAccessEntry(AccessEntry{Target: u.Target, IsOnList: u.IsOnList, CheckSelectors: u.CheckSelectors})
+		p.setAccessEntry(AccessEntry(u))
 	case UpdateAccessListFunctionEntry:
 		p.setFunctionEntry(FunctionEntry{Target: u.Target, Selector: u.Function, IsOnList: u.IsOnList})
 	case UpdateTimeRange:
