@@ -78,7 +78,7 @@ func (e *Enforcer) act(ctx context.Context, v events.Verdict, in policy.Input) e
 		// planned or submitted by a process that stopped half way: go on under the lock.
 		lr = existing
 	}
-	lock, err := e.o.Locks.Acquire(ctx, bus.KVKey("key", strconv.FormatUint(v.ChainID, 10), v.Account.Hex(), v.SessionKey.Hex()),
+	lock, err := e.o.Locks.Acquire(ctx, lockName(v),
 		e.o.Instance, e.o.LockTTL)
 	if errors.Is(err, bus.ErrLockHeld) {
 		return fmt.Errorf("act %s: %w", id, ErrKeyBusy)
@@ -204,6 +204,9 @@ func (e *Enforcer) run(ctx context.Context, lr ledgerRecord, in policy.Input, mo
 		e.notify(ctx, Notification{Kind: "approval_requested", Verdict: &v,
 			Message: fmt.Sprintf("action %s (%s of key %s) waits for approval until %s", lr.Record.ActionID, plan.Action,
 				plan.Key, lr.ExpiresAt.Format(time.RFC3339)), At: e.o.Now()})
+		e.mu.Lock()
+		e.awaiting[lr.Record.ActionID] = lr.ExpiresAt
+		e.mu.Unlock()
 		return e.save(ctx, &lr, events.OutcomeAwaitingApproval, "")
 	}
 	return e.execute(ctx, ch, lr, in, seen)
@@ -416,17 +419,20 @@ func (e *Enforcer) decide(ctx context.Context, actionID, by string, approve bool
 		return fmt.Errorf("decide %s: %w (outcome %s)", actionID, ErrNotAwaiting, lr.Record.Outcome)
 	}
 	v := lr.Verdict
-	lock, err := e.o.Locks.Acquire(ctx, bus.KVKey("key", strconv.FormatUint(v.ChainID, 10), v.Account.Hex(), v.SessionKey.Hex()),
+	lock, err := e.o.Locks.Acquire(ctx, lockName(v),
 		e.o.Instance, e.o.LockTTL)
 	if err != nil {
 		return fmt.Errorf("lock key for action %s: %w", actionID, err)
 	}
 	defer func() { _ = lock.Release(context.WithoutCancel(ctx)) }()
-	if !approve {
-		return e.save(ctx, &lr, events.OutcomeDenied, "denied by "+by)
-	}
+	e.mu.Lock()
+	delete(e.awaiting, actionID)
+	e.mu.Unlock()
 	if e.o.Now().After(lr.ExpiresAt) {
 		return e.save(ctx, &lr, events.OutcomeDenied, "approval expired at "+lr.ExpiresAt.Format(time.RFC3339))
+	}
+	if !approve {
+		return e.save(ctx, &lr, events.OutcomeDenied, "denied by "+by)
 	}
 	in := policy.Input{Key: *lr.KeyState, Trigger: v.Trigger, Now: e.o.Now()}
 	if pos := triggerPosition(*lr.KeyState); lr.KeyState.LastEventID == v.Trigger {
@@ -445,4 +451,9 @@ func (e *Enforcer) notify(ctx context.Context, n Notification) {
 		e.o.Metrics.NotifyErrors.Inc()
 		e.o.Logger.Error().Err(err).Str("kind", n.Kind).Msg("notification not delivered")
 	}
+}
+
+// lockName is the key lock of a verdict's key (Locker.Acquire encodes it for the bucket).
+func lockName(v events.Verdict) string {
+	return "key:" + strconv.FormatUint(v.ChainID, 10) + ":" + v.Account.Hex() + ":" + v.SessionKey.Hex()
 }

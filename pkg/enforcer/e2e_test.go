@@ -624,3 +624,59 @@ func TestRetractionAfterSendIsRecorded(t *testing.T) {
 		t.Fatalf("record %+v", r)
 	}
 }
+
+func TestApprovalOverHTTPAndExpiry(t *testing.T) {
+	w := newWorld(t, true)
+	now := time.Now()
+	clock := func() time.Time { return now }
+	e, err := enforcer.New(enforcer.Options{Policies: w.policies, Mode: enforcer.ModeApproval,
+		Chains: map[uint64]enforcer.Chain{w.achain.ID: w.achain}, Audit: w.audit, Ledger: w.ledger, Locks: w.locks,
+		Instance: "a", ApprovalTTL: time.Hour, Now: func() time.Time { return clock() }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(e.ApprovalHandler())
+	defer srv.Close()
+	post := func(path, body string) int {
+		resp, err := http.Post(srv.URL+path, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+
+	// Two allow-all keys wait for approval.
+	var ids []string
+	var keys []common.Address
+	for i := 0; i < 2; i++ {
+		key := newAddr()
+		keys = append(keys, key)
+		st := w.last(w.apply(w.chain.AddKey(w.ctx, w.owner, w.account, key, [32]byte{}, allowAll)), key)
+		if err := e.HandleState(w.ctx, st); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, w.audit.lastAction("no-allow-all").ActionID)
+	}
+	if code := post("/actions/"+ids[0]+"/approve", `{}`); code != http.StatusBadRequest {
+		t.Fatalf("approval without a name: %d", code)
+	}
+	if code := post("/actions/"+ids[0]+"/approve", `{"by":"alice"}`); code != http.StatusNoContent {
+		t.Fatalf("approve: %d", code)
+	}
+	if w.isKey(keys[0]) {
+		t.Fatal("approved key not removed")
+	}
+	if code := post("/actions/"+ids[0]+"/approve", `{"by":"alice"}`); code != http.StatusConflict {
+		t.Fatalf("second approval: %d", code)
+	}
+	// The second one is never decided: past its deadline the sweep denies it.
+	now = now.Add(2 * time.Hour)
+	e.SweepApprovals(w.ctx)
+	if r := w.audit.lastAction("no-allow-all"); r.ActionID != ids[1] || r.Outcome != events.OutcomeDenied || !w.isKey(keys[1]) {
+		t.Fatalf("after the sweep: %+v, key present %v", r, w.isKey(keys[1]))
+	}
+	if code := post("/actions/"+ids[1]+"/approve", `{"by":"alice"}`); code != http.StatusConflict {
+		t.Fatalf("late approval: %d", code)
+	}
+}

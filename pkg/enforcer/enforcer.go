@@ -71,6 +71,7 @@ type Enforcer struct {
 	sent      map[string][]string           // trigger id -> action ids already submitted
 	watch     *expiryWatch
 	covered   map[coverageKey]bool
+	awaiting  map[string]time.Time // action id -> approval deadline, for the sweep
 }
 
 type coverageKey struct {
@@ -125,7 +126,8 @@ func New(o Options) (*Enforcer, error) {
 		o.Metrics = NewMetrics(nil)
 	}
 	e := &Enforcer{o: o, retracted: map[string]time.Time{}, pending: map[string]context.CancelFunc{},
-		sent: map[string][]string{}, covered: map[coverageKey]bool{}}
+		sent: map[string][]string{}, covered: map[coverageKey]bool{},
+		awaiting: map[string]time.Time{}}
 	e.watch = newExpiryWatch(o.Policies.ExpiryLead())
 	return e, nil
 }
@@ -289,6 +291,7 @@ func (e *Enforcer) RunExpiryWatch(ctx context.Context) error {
 		if err := e.CheckExpiry(ctx); err != nil {
 			e.o.Logger.Error().Err(err).Msg("expiry watch")
 		}
+		e.SweepApprovals(ctx)
 	}
 }
 
@@ -356,5 +359,30 @@ func (e *Enforcer) noteCoverage(ctx context.Context, chainID uint64, account, si
 		e.o.Metrics.OwnershipLost.Inc()
 		msg := fmt.Sprintf("account %s on chain %d no longer has the enforcer (%s) as owner", account, chainID, signer)
 		e.notify(ctx, Notification{Kind: "ownership_lost", Message: msg, At: e.o.Now()})
+	}
+}
+
+// SweepApprovals records as denied every action this process put up for approval whose
+// deadline has passed. (An action put up by a process that has since stopped is denied when
+// someone tries to approve it after its deadline.)
+func (e *Enforcer) SweepApprovals(ctx context.Context) {
+	now := e.o.Now()
+	e.mu.Lock()
+	var due []string
+	for id, deadline := range e.awaiting {
+		if now.After(deadline) {
+			due = append(due, id)
+		}
+	}
+	e.mu.Unlock()
+	for _, id := range due {
+		err := e.decide(ctx, id, "approval sweep", false)
+		if err != nil && !errors.Is(err, ErrNotAwaiting) {
+			e.o.Logger.Warn().Err(err).Str("action_id", id).Msg("expire approval")
+			continue
+		}
+		e.mu.Lock()
+		delete(e.awaiting, id)
+		e.mu.Unlock()
 	}
 }
