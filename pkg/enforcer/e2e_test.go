@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -678,5 +679,35 @@ func TestApprovalOverHTTPAndExpiry(t *testing.T) {
 	}
 	if code := post("/actions/"+ids[1]+"/approve", `{"by":"alice"}`); code != http.StatusConflict {
 		t.Fatalf("late approval: %d", code)
+	}
+}
+
+// Reliability case 18: whatever a policy or a bug asks for, the enforcer's signer signs only
+// removeSessionKey, rotateSessionKey and updateKeyPermissions routed to the plugin.
+func TestGuardRefusesEverythingElse(t *testing.T) {
+	w := newWorld(t, true)
+	client := w.achain.Clients[events.Address(w.chain.Addresses.SessionKeyPlugin)]
+	target := w.chain.Addresses.TestTarget
+	refused := map[string][]byte{
+		"updateOwners (take over the account)": actions.EncodeUpdateOwners([]common.Address{newAddr()}, nil),
+		"execute (move funds)":                 actions.EncodeExecute(actions.Call{Target: target, Value: big.NewInt(1)}),
+		"addSessionKey (mint a key)":           actions.EncodeAddSessionKey(newAddr(), [32]byte{}, events.EncodeUpdates(allowAll)),
+		"executeBatch with a transfer": actions.EncodeExecuteBatch([]actions.Call{{Target: w.account,
+			Data: actions.EncodeUpdateKeyPermissions(newAddr(), nil)}, {Target: target, Value: big.NewInt(1)}}),
+	}
+	for name, callData := range refused {
+		_, err := client.Prepare(w.ctx, actions.OpRequest{Sender: w.account, CallData: callData, NonceKey: enforcer.NonceKey}, w.achain.Owner)
+		var ge *actions.GuardError
+		if !errors.As(err, &ge) {
+			t.Errorf("%s: signed (err %v)", name, err)
+		}
+	}
+	// The calls it exists for are signed.
+	if _, err := client.Prepare(w.ctx, actions.OpRequest{Sender: w.account, NonceKey: enforcer.NonceKey,
+		CallData: actions.EncodeUpdateKeyPermissions(newAddr(), nil)}, w.achain.Owner); err != nil {
+		var ge *actions.GuardError
+		if errors.As(err, &ge) {
+			t.Fatalf("updateKeyPermissions refused: %v", err)
+		}
 	}
 }
