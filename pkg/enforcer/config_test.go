@@ -90,3 +90,14 @@ func TestConfigEnvOverrides(t *testing.T) {
 		t.Fatalf("%+v", c)
 	}
 }
+
+func TestExampleConfigIsValid(t *testing.T) {
+	t.Setenv("KEYWARDEN_WEBHOOK_SECRET", "example")
+	c, err := LoadConfig("../../config/enforcer.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Mode != ModeDryRun || len(c.Chains) != 1 {
+		t.Fatalf("%+v", c)
+	}
+}
