@@ -58,6 +58,8 @@ type Sink struct {
 	// orphans are events stored above the checkpoint at start (a write whose checkpoint never
 	// moved): each is either delivered again or retracted when the source passes its block.
 	orphans map[string]events.Event
+	// orphanFailures are the decode failures of such a write, reconciled the same way.
+	orphanFailures map[string]events.DecodeFailure
 	// readded maps the id of an event a reorg retracted to the suffix of that reorg: if the
 	// chain comes back to the same block, the event and its states are published again under
 	// ids JetStream has not seen (it would drop them as duplicates of the pre-reorg messages).
@@ -127,6 +129,14 @@ func (s *Sink) init(ctx context.Context) error {
 		if !e.Removed {
 			s.orphans[e.ID()] = e
 		}
+	}
+	fails, err := s.opts.Store.FailuresFrom(ctx, s.opts.ChainID, from)
+	if err != nil {
+		return fmt.Errorf("read decode failures above the checkpoint: %w", err)
+	}
+	s.orphanFailures = map[string]events.DecodeFailure{}
+	for _, f := range fails {
+		s.orphanFailures[f.ID()] = f
 	}
 	if len(s.orphans) > 0 {
 		s.log.Warn().Int("events", len(s.orphans)).Uint64("from_block", from).
@@ -299,6 +309,8 @@ func (s *Sink) Apply(ctx context.Context, b ingest.Batch) (err error) {
 	for _, it := range items {
 		if it.ev != nil {
 			inBatch[it.ev.ID()] = true
+		} else {
+			inBatch[it.fail.ID()] = true
 		}
 	}
 	var orphans []events.Event
@@ -314,6 +326,17 @@ func (s *Sink) Apply(ctx context.Context, b ingest.Batch) (err error) {
 		}
 	}
 	sortEvents(orphans)
+	var orphanFails []events.DecodeFailure
+	var passedFails []string
+	for id, f := range s.orphanFailures {
+		if f.BlockNumber >= b.From && f.BlockNumber <= b.To {
+			passedFails = append(passedFails, id)
+			if !inBatch[id] {
+				f.Removed = true
+				orphanFails = append(orphanFails, f)
+			}
+		}
+	}
 
 	// The accounts this batch touches, folded as of the checkpoint (b.From-1).
 	touched := map[events.Address]bool{}
@@ -391,6 +414,7 @@ func (s *Sink) Apply(ctx context.Context, b ingest.Batch) (err error) {
 	stateMsgIdx := map[rowKey]int{}
 	acctIdx := map[events.Address]int{}
 
+	w.Failures = append(w.Failures, orphanFails...)
 	for _, o := range orphans {
 		w.Events = append(w.Events, o)
 		m, merr := eventMsg(o)
@@ -401,20 +425,6 @@ func (s *Sink) Apply(ctx context.Context, b ingest.Batch) (err error) {
 	}
 	if len(orphans) > 0 {
 		s.opts.Metrics.Retracted(s.opts.ChainID, len(orphans))
-		// Their accounts were refolded without them; publish the state they now have.
-		for _, o := range orphans {
-			en := entries[o.Account()]
-			if p, ok := s.foldPlugin(o); ok {
-				for _, k := range o.SessionKeys() {
-					st, had := en.folds[p].Key(k)
-					if !had {
-						continue
-					}
-					keyIdx[rowKey{p, o.Account(), k}] = len(w.KeyStates)
-					w.KeyStates = append(w.KeyStates, st)
-				}
-			}
-		}
 	}
 
 	for _, it := range items {
@@ -516,11 +526,49 @@ func (s *Sink) Apply(ctx context.Context, b ingest.Batch) (err error) {
 		}
 	}
 
+	// Keys the orphans named and this batch did not touch: their stored state came from the
+	// unfinished write. Write (and publish) what the fold says now; a key that existed only in
+	// orphans is retracted.
+	for _, o := range orphans {
+		p, ok := s.foldPlugin(o)
+		if !ok {
+			continue
+		}
+		en := entries[o.Account()]
+		for _, k := range o.SessionKeys() {
+			rk := rowKey{p, o.Account(), k}
+			if _, done := keyIdx[rk]; done {
+				continue
+			}
+			keyIdx[rk] = -1
+			st, had := en.folds[p].Key(k)
+			if had {
+				w.KeyStates = append(w.KeyStates, st)
+			} else {
+				st = events.KeyState{Schema: events.SchemaVersion, ChainID: s.opts.ChainID, Plugin: p, Account: o.Account(), SessionKey: k,
+					Status: store.StatusRetracted, Verified: o.Verified, Permissions: events.DefaultPermissions(),
+					UpdatedBlock: o.BlockNumber, UpdatedTime: o.BlockTime, LastEventID: "retract:" + o.ID()}
+				w.RetractedKeys = append(w.RetractedKeys, store.KeyRef{ChainID: s.opts.ChainID, Plugin: p, Account: o.Account(), SessionKey: k})
+			}
+			if st.Verified || o.Verified {
+				sm, serr := bus.StateMsg(st)
+				if serr != nil {
+					return fmt.Errorf("apply batch %d-%d: %w", b.From, b.To, serr)
+				}
+				sm.MsgID += ":orphan:" + o.ID()
+				msgs = append(msgs, sm)
+			}
+		}
+	}
+
 	if err := s.commit(ctx, w, msgs, b.Tip()); err != nil {
 		return fmt.Errorf("apply batch %d-%d: %w", b.From, b.To, err)
 	}
 	for _, id := range passed {
 		delete(s.orphans, id)
+	}
+	for _, id := range passedFails {
+		delete(s.orphanFailures, id)
 	}
 	for _, id := range readded {
 		delete(s.readded, id)
@@ -681,6 +729,11 @@ func (s *Sink) Rollback(ctx context.Context, chainID uint64, ancestor ingest.Blo
 	for id, o := range s.orphans {
 		if o.BlockNumber > ancestor.Number {
 			delete(s.orphans, id)
+		}
+	}
+	for id, f := range s.orphanFailures {
+		if f.BlockNumber > ancestor.Number {
+			delete(s.orphanFailures, id)
 		}
 	}
 	s.opts.Metrics.Retracted(s.opts.ChainID, len(stored))

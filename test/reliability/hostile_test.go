@@ -252,3 +252,75 @@ func TestFlipBackRepublishes(t *testing.T) {
 		t.Errorf("clickhouse key states %+v, want the key active", ks)
 	}
 }
+
+// failCheckpoint is the store of a process that dies between its write and its checkpoint.
+type failCheckpoint struct{ indexer.Store }
+
+func (failCheckpoint) SetCheckpoint(context.Context, uint64, ingest.BlockRef) error {
+	return fmt.Errorf("set checkpoint: killed")
+}
+
+// A batch written and published whose checkpoint never moved (the process died), followed at
+// restart by a different branch at the same height: the orphaned rows are retracted, the
+// orphaned event gets a retraction message, and the key state follows the new branch.
+//
+//	crashed write:  99 ─ 100a{add key A, undecodable log}   (rows + messages, no checkpoint)
+//	after restart:  99 ─ 100b{add key B}
+func TestOrphansOfACrashedBatchAreRetracted(t *testing.T) {
+	h := newHostileRig(t)
+	account := common.HexToAddress("0x00000000000000000000000000000000000ACC09")
+	keyA, keyB := common.HexToAddress("0xA0"), common.HexToAddress("0xB0")
+	install, _ := mustArgs(t, "bytes32", "bytes21[]").Pack([32]byte{1}, [][21]byte{})
+	p99 := ingest.BlockRef{Number: 99, Hash: common.Hash{0x99}, Parent: common.Hash{0x98}, Time: 1_700_000_000}
+	a100 := ingest.BlockRef{Number: 100, Hash: common.Hash{0xa1}, Parent: p99.Hash, Time: 1_700_000_012}
+	b100 := ingest.BlockRef{Number: 100, Hash: common.Hash{0xb1}, Parent: p99.Hash, Time: 1_700_000_013}
+	tx := common.Hash{0x77}
+	added := func(ref ingest.BlockRef, key common.Address) types.Log {
+		return types.Log{Address: h.plugin, Topics: []common.Hash{events.TopicSessionKeyAdded, topicAddr(account), topicAddr(key), {}},
+			BlockNumber: ref.Number, BlockHash: ref.Hash, TxHash: tx}
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(h.sink.Apply(h.ctx, ingest.Batch{ChainID: hostileChain, From: 99, To: 99, Blocks: []ingest.BlockRef{p99}, Logs: []types.Log{
+		{Address: account, Topics: []common.Hash{events.TopicPluginInstalled, topicAddr(h.plugin)}, Data: install, BlockNumber: 99, BlockHash: p99.Hash, TxHash: tx}}}))
+
+	js, _ := jetstream.New(h.nats.Conn)
+	crashed, err := indexer.NewSink(indexer.Options{ChainID: hostileChain, Plugins: []events.Address{events.AddressFrom(h.plugin)},
+		Store: failCheckpoint{indexer.NewStoreAdapter(h.st)}, Bus: bus.NewPublisher(js, bus.PublisherOptions{})})
+	must(err)
+	bad := types.Log{Address: h.plugin, Topics: []common.Hash{events.TopicSessionKeyAdded}, BlockNumber: 100, BlockHash: a100.Hash, TxHash: tx, Index: 1}
+	if err := crashed.Apply(h.ctx, ingest.Batch{ChainID: hostileChain, From: 100, To: 100, Blocks: []ingest.BlockRef{a100}, Logs: []types.Log{added(a100, keyA), bad}}); err == nil {
+		t.Fatal("the crashed batch reported success")
+	}
+
+	restarted, err := indexer.NewSink(indexer.Options{ChainID: hostileChain, Plugins: []events.Address{events.AddressFrom(h.plugin)},
+		Store: indexer.NewStoreAdapter(h.st), Bus: bus.NewPublisher(js, bus.PublisherOptions{})})
+	must(err)
+	must(restarted.Apply(h.ctx, ingest.Batch{ChainID: hostileChain, From: 100, To: 100, Blocks: []ingest.BlockRef{b100}, Logs: []types.Log{added(b100, keyB)}}))
+
+	evs, err := h.st.Events(h.ctx, store.EventFilter{ChainID: hostileChain})
+	must(err)
+	if len(evs) != 2 || evs[1].BlockHash != b100.Hash {
+		t.Errorf("surviving events %v, want the install and 100b's add", evs)
+	}
+	fails, err := h.st.DecodeFailures(h.ctx, store.FailureFilter{ChainID: hostileChain})
+	must(err)
+	if len(fails) != 0 {
+		t.Errorf("the orphaned decode failure of 100a survives: %+v", fails)
+	}
+	ks, err := h.st.KeyStates(h.ctx, store.KeyFilter{ChainID: hostileChain})
+	must(err)
+	if len(ks) != 1 || ks[0].SessionKey != events.AddressFrom(keyB) || ks[0].Status != events.StatusActive {
+		t.Errorf("key states %+v, want only key B active", ks)
+	}
+	r := &rig{t: t, ctx: h.ctx, nats: h.nats}
+	sc := r.readStream()
+	idA := fmt.Sprintf("%d:%s:0", hostileChain, a100.Hash.Hex())
+	if sc.events[idA] != 1 || sc.retractions[idA] != 1 {
+		t.Errorf("orphaned event: %d event and %d retraction messages, want 1 and 1", sc.events[idA], sc.retractions[idA])
+	}
+}
