@@ -364,3 +364,43 @@ func TestFiveHundredEmptyBlocks(t *testing.T) {
 	waitSynced(t, c, m)
 	assertMatchesChain(t, c, m, testFilter())
 }
+
+// During a fault the source backs off: over equal windows it sends no more than 20 times the
+// requests it sends while healthy (reliability case 10), with the default backoff.
+func TestFaultRequestRateStaysBounded(t *testing.T) {
+	c := newTestChain(t)
+	c.emit(keyAdded(pluginV101, account1))
+	p := startProxy(t, c.url)
+	pool, err := DialPool(context.Background(), []string{p.URL()}, PoolOptions{ChainID: simChainID, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	m := newMemSink()
+	startSource(t, Options{Sink: m, Client: pool, Checkpoints: m, PollInterval: 200 * time.Millisecond,
+		RetryBase: 200 * time.Millisecond, RetryMax: 5 * time.Second, Finality: Finality{Confirmations: 1}, Window: 8})
+	waitSynced(t, c, m)
+
+	const window = 2 * time.Second
+	before := p.Counts()
+	time.Sleep(window)
+	healthy := p.CountsSince(before)
+	p.BadGateway()
+	before = p.Counts()
+	time.Sleep(window)
+	faulty := p.CountsSince(before)
+	p.Clear()
+	sum := func(m map[string]int64) (n int64) {
+		for _, v := range m {
+			n += v
+		}
+		return n
+	}
+	t.Logf("requests per %v: healthy %v, during 502 %v", window, healthy, faulty)
+	if sum(faulty) > 20*max(sum(healthy), 1) {
+		t.Errorf("%d requests during the fault against %d healthy", sum(faulty), sum(healthy))
+	}
+	c.emit(keyRemoved(pluginV101, account1))
+	waitSynced(t, c, m)
+	assertMatchesChain(t, c, m, testFilter())
+}
