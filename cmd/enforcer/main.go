@@ -9,6 +9,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"math/big"
 	"net/http"
 	"os"
@@ -41,11 +42,12 @@ func main() {
 		stop()
 		os.Exit(code)
 	}
-	os.Exit(run())
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-func run() int {
-	fs := flag.NewFlagSet("enforcer", flag.ExitOnError)
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("enforcer", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", "config/enforcer.yaml", "configuration file (YAML)")
 	check := fs.Bool("check-config", false, "validate the configuration and the policies, print them with secrets redacted, and exit")
 	mode := fs.String("mode", "", "override the mode: enforce, dry_run or approval")
@@ -53,27 +55,31 @@ func run() int {
 		fmt.Fprintf(fs.Output(), "usage: enforcer [flags]\n       enforcer keys <list|show|add|remove|rotate|update|revoke-all> [flags]\n\n")
 		fs.PrintDefaults()
 	}
-	_ = fs.Parse(os.Args[1:])
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
 
-	cfg, err := enforcer.LoadConfig(*cfgPath)
-	if *mode != "" {
-		cfg.Mode = enforcer.Mode(*mode)
-		if err == nil {
-			err = cfg.Validate()
+	cfg, err := enforcer.ReadConfig(*cfgPath)
+	if err == nil {
+		if *mode != "" {
+			cfg.Mode = enforcer.Mode(*mode)
+		}
+		if verr := cfg.Validate(); verr != nil {
+			err = fmt.Errorf("config %s: %w", *cfgPath, verr)
 		}
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
+		fmt.Fprintln(stderr, "enforcer:", err)
 		return 2
 	}
 	policies, err := policy.LoadFile(cfg.Policies)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
+		fmt.Fprintln(stderr, "enforcer:", err)
 		return 2
 	}
 	if *check {
-		fmt.Print(cfg.Redacted())
-		fmt.Printf("# %d policies loaded from %s\n", len(policies.Policies), cfg.Policies)
+		fmt.Fprint(stdout, cfg.Redacted())
+		fmt.Fprintf(stdout, "# %d policies loaded from %s\n", len(policies.Policies), cfg.Policies)
 		return 0
 	}
 	log := newLogger(cfg.Log)

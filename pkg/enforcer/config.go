@@ -125,6 +125,19 @@ func DefaultConfig() Config {
 // LoadConfig reads path over the defaults, applies the environment and validates. Every
 // problem is reported at once.
 func LoadConfig(path string) (Config, error) {
+	c, err := ReadConfig(path)
+	if err != nil {
+		return c, err
+	}
+	if err := c.Validate(); err != nil {
+		return c, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// ReadConfig reads path over the defaults and applies the environment, without validating
+// (so that flags can override fields before Validate reports every problem at once).
+func ReadConfig(path string) (Config, error) {
 	c := DefaultConfig()
 	raw, err := os.ReadFile(path)
 	if err != nil {
@@ -136,9 +149,6 @@ func LoadConfig(path string) (Config, error) {
 		return c, fmt.Errorf("decode config %s: %w", path, err)
 	}
 	c.ApplyEnv(os.Getenv)
-	if err := c.Validate(); err != nil {
-		return c, fmt.Errorf("config %s: %w", path, err)
-	}
 	return c, nil
 }
 
