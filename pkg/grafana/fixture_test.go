@@ -76,7 +76,7 @@ func keyState(chain uint64, account, key events.Address, status events.KeyStatus
 // out, events (one retracted), decode failures, blocks and checkpoints through pkg/store, and
 // the enforcer's audit rows as the enforcer writes them. Several rows have an older version
 // that FINAL must hide.
-func seed(t *testing.T, ch *testenv.CH) {
+func seed(t testing.TB, ch *testenv.CH) {
 	t.Helper()
 	ctx := context.Background()
 	s, err := store.Open(ctx, store.Options{Addrs: []string{ch.Addr}, Database: ch.Database, Username: ch.Username, Password: ch.Password})
@@ -169,7 +169,7 @@ func seed(t *testing.T, ch *testenv.CH) {
 func at(sec uint64) time.Time { return time.Unix(int64(sec), 0).UTC() }
 
 // seedAudit inserts the enforcer's audit rows with the column lists of pkg/enforcer's writer.
-func seedAudit(t *testing.T, ch *testenv.CH) {
+func seedAudit(t testing.TB, ch *testenv.CH) {
 	t.Helper()
 	ctx := context.Background()
 	hour := uint64(3600)

@@ -14,7 +14,9 @@ import (
 )
 
 // newSeeded returns a data source over a fresh database holding the fixture.
-func newSeeded(t *testing.T) *Datasource {
+func newSeeded(t *testing.T) *Datasource { return newSeededB(t) }
+
+func newSeededB(t testing.TB) *Datasource {
 	t.Helper()
 	ch := testenv.ClickHouse(t)
 	seed(t, ch)
