@@ -5,8 +5,10 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -52,12 +54,15 @@ type Datasource struct {
 	now      func() time.Time
 	dial     time.Duration
 
-	mu     sync.Mutex
+	// chMu and natsMu guard each connection separately, so that a slow NATS dial never
+	// holds up a ClickHouse query.
+	chMu   sync.Mutex
 	ch     driver.Conn
 	chDB   *store.Store
+	natsMu sync.Mutex
 	nc     *nats.Conn
 	closed chan struct{} // closed when nc closes
-	dispos bool
+	dispos atomic.Bool
 
 	// streamReady, when set (tests), is called once a stream's subscriptions are registered.
 	streamReady func(path string)
@@ -95,19 +100,21 @@ func NewInstanceFactory(o Options) datasource.InstanceFactoryFunc {
 
 // Dispose closes the connections; Grafana calls it when the instance's settings change.
 func (d *Datasource) Dispose() {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.dispos = true
+	d.dispos.Store(true)
+	d.chMu.Lock()
 	if d.chDB != nil {
 		if err := d.chDB.Close(); err != nil {
 			d.log.Warn().Err(d.redact(err)).Msg("close clickhouse")
 		}
 		d.chDB, d.ch = nil, nil
 	}
+	d.chMu.Unlock()
+	d.natsMu.Lock()
 	if d.nc != nil {
 		d.nc.Close()
 		d.nc = nil
 	}
+	d.natsMu.Unlock()
 }
 
 func (d *Datasource) redact(err error) error { return redact(err, d.secrets) }
@@ -116,9 +123,9 @@ var errDisposed = errors.New("data source instance was disposed")
 
 // clickhouse returns the shared connection, opening it on first use.
 func (d *Datasource) clickhouse(ctx context.Context) (driver.Conn, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.dispos {
+	d.chMu.Lock()
+	defer d.chMu.Unlock()
+	if d.dispos.Load() {
 		return nil, errDisposed
 	}
 	if d.ch != nil {
@@ -142,9 +149,9 @@ func (d *Datasource) clickhouse(ctx context.Context) (driver.Conn, error) {
 
 // natsConn returns the shared NATS connection and a channel closed when it closes.
 func (d *Datasource) natsConn(ctx context.Context) (*nats.Conn, <-chan struct{}, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.dispos {
+	d.natsMu.Lock()
+	defer d.natsMu.Unlock()
+	if d.dispos.Load() {
 		return nil, nil, errDisposed
 	}
 	if d.settings.NATS.URL == "" {
@@ -226,6 +233,11 @@ func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequ
 		problems = append(problems, "ClickHouse: "+err.Error())
 	} else if err := conn.Ping(ctx); err != nil {
 		problems = append(problems, "ClickHouse: ping: "+d.redact(err).Error())
+	} else if missing, err := missingTables(ctx, conn); err != nil {
+		problems = append(problems, "ClickHouse: "+d.redact(err).Error())
+	} else if len(missing) > 0 {
+		problems = append(problems, fmt.Sprintf("ClickHouse database %s lacks tables %s (the indexer creates them at start)",
+			d.settings.ClickHouse.Database, strings.Join(missing, ", ")))
 	} else {
 		ok = append(ok, fmt.Sprintf("ClickHouse %s (database %s)", strings.Join(d.settings.ClickHouse.Addrs, ","), d.settings.ClickHouse.Database))
 	}
@@ -244,6 +256,35 @@ func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequ
 		return &backend.CheckHealthResult{Status: backend.HealthStatusError, Message: msg}, nil
 	}
 	return &backend.CheckHealthResult{Status: backend.HealthStatusOk, Message: "OK: " + strings.Join(ok, "; ")}, nil
+}
+
+// queriedTables are the tables the query types read.
+var queriedTables = []string{"events", "key_state", "blocks", "checkpoints", "decode_failures", "verdicts", "actions", "coverage"}
+
+func missingTables(ctx context.Context, conn driver.Conn) ([]string, error) {
+	rows, err := conn.Query(ctx, "SELECT name FROM system.tables WHERE database = currentDatabase()")
+	if err != nil {
+		return nil, fmt.Errorf("list tables: %w", err)
+	}
+	defer rows.Close()
+	var have []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, fmt.Errorf("list tables: %w", err)
+		}
+		have = append(have, name)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list tables: %w", err)
+	}
+	var missing []string
+	for _, t := range queriedTables {
+		if !slices.Contains(have, t) {
+			missing = append(missing, t)
+		}
+	}
+	return missing, nil
 }
 
 func flush(ctx context.Context, nc *nats.Conn) error {

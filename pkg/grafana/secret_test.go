@@ -136,6 +136,11 @@ func TestCheckHealthOK(t *testing.T) {
 		NATS: NATSSettings{URL: ns.URL}}, Options{})
 	t.Cleanup(d.Dispose)
 	res, err := d.CheckHealth(context.Background(), &backend.CheckHealthRequest{})
+	if err != nil || res.Status != backend.HealthStatusError || !strings.Contains(res.Message, "lacks tables events, key_state") {
+		t.Fatalf("CheckHealth on an empty database = %+v, %v; want an error naming the missing tables", res, err)
+	}
+	seed(t, ch)
+	res, err = d.CheckHealth(context.Background(), &backend.CheckHealthRequest{})
 	if err != nil || res.Status != backend.HealthStatusOk {
 		t.Fatalf("CheckHealth = %+v, %v; want OK", res, err)
 	}
