@@ -87,7 +87,7 @@ func TestUserOpHashMatchesEntryPoint(t *testing.T) {
 		PreVerificationGas: big.NewInt(3), MaxFeePerGas: big.NewInt(4), MaxPriorityFeePerGas: big.NewInt(5),
 		PaymasterAndData: []byte{6}, Signature: []byte{7, 8},
 	}
-	data, err := c.abis.entryPoint.Pack("getUserOpHash", opTuple(op))
+	data, err := c.abis.entryPoint.Pack("getUserOpHash", *op.Copy())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,30 +1,10 @@
 package bundler
 
-import (
-	"math/big"
+import "github.com/keywarden/keywarden/pkg/userop"
 
-	"github.com/ethereum/go-ethereum/common"
-	"github.com/keywarden/keywarden/pkg/userop"
-)
+// go-ethereum's abi package maps the EntryPoint's UserOperation tuple to a struct by field
+// name, and userop.UserOperation has exactly those fields; Copy turns nil quantities into 0.
 
-// opABI has the field names go-ethereum's abi package maps to the UserOperation tuple.
-type opABI struct {
-	Sender               common.Address
-	Nonce                *big.Int
-	InitCode             []byte
-	CallData             []byte
-	CallGasLimit         *big.Int
-	VerificationGasLimit *big.Int
-	PreVerificationGas   *big.Int
-	MaxFeePerGas         *big.Int
-	MaxPriorityFeePerGas *big.Int
-	PaymasterAndData     []byte
-	Signature            []byte
-}
+func toABI(op *userop.UserOperation) userop.UserOperation { return *op.Copy() }
 
-func toABI(op *userop.UserOperation) opABI { return opABI(*op.Copy()) }
-
-func fromABI(o opABI) *userop.UserOperation {
-	op := userop.UserOperation(o)
-	return op.Copy()
-}
+func fromABI(o userop.UserOperation) *userop.UserOperation { return o.Copy() }

@@ -163,7 +163,7 @@ func (a *api) SendUserOperation(ctx context.Context, raw json.RawMessage, entryP
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	data, err := b.opts.EntryPointABI.Pack("handleOps", []opABI{toABI(op)}, b.opts.Beneficiary)
+	data, err := b.opts.EntryPointABI.Pack("handleOps", []userop.UserOperation{toABI(op)}, b.opts.Beneficiary)
 	if err != nil {
 		return common.Hash{}, rpcErr(CodeInvalidFields, "encode handleOps: %v", err)
 	}

@@ -251,7 +251,7 @@ func (a *api) GetUserOperationByHash(ctx context.Context, hash common.Hash) (*By
 	if err != nil || len(args) != 2 {
 		return nil, rpcErr(CodeInternal, "decode handleOps: %v", err)
 	}
-	ops := *abi.ConvertType(args[0], new([]opABI)).(*[]opABI)
+	ops := *abi.ConvertType(args[0], new([]userop.UserOperation)).(*[]userop.UserOperation)
 	for _, o := range ops {
 		op := fromABI(o)
 		if op.Hash(b.opts.EntryPoint, b.opts.ChainID) == hash {
