@@ -142,7 +142,7 @@ func start(t *testing.T, mode enforcer.Mode) *pipeline {
 		t.Fatal(err)
 	}
 	enf, err := enforcer.New(enforcer.Options{Policies: policies, Mode: mode, Chains: map[uint64]enforcer.Chain{achain.ID: achain},
-		Audit: enforcer.Audits{enforcer.ClickHouseAudit{Conn: p.st.Conn()}, enforcer.NATSAudit{JS: nt.JS}},
+		Audit:  enforcer.Audits{enforcer.ClickHouseAudit{Conn: p.st.Conn()}, enforcer.NATSAudit{JS: nt.JS}},
 		Ledger: ledger, Locks: locks, Agent: enforcer.NATSAgent{NC: nt.Conn}, Instance: "e2e", Backoff: 100 * time.Millisecond,
 		Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)})
 	if err != nil {
@@ -265,7 +265,7 @@ func TestPipelineCatchesAndActs(t *testing.T) {
 	wild := p.addKey(p.alice, p.owner, [32]byte{}, []events.Update{events.SetAccessListType{Type: events.AccessAllowAll},
 		events.SetNativeTokenSpendLimit{Limit: events.MaxU256}})
 	bot := p.addKey(p.alice, p.owner, botTag, scoped(hdr.Time+3*3600))
-	spender := p.addKey(p.alice, p.owner, [32]byte{}, append(scoped(hdr.Time+72*3600)[:3:3],
+	spender := p.addKey(p.alice, p.owner, [32]byte{}, append(scoped(hdr.Time + 72*3600)[:3:3],
 		events.SetNativeTokenSpendLimit{Limit: events.U256From64(4e18)}, events.UpdateTimeRange{ValidUntil: hdr.Time + 72*3600}))
 	bobs := p.addKey(p.bob, p.chain.Keys[3], [32]byte{}, []events.Update{events.SetAccessListType{Type: events.AccessAllowAll}})
 	// A stranger calls the plugin directly, naming itself as the account.
