@@ -11,7 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/backend/datasource"
 	"github.com/grafana/grafana-plugin-sdk-go/backend/instancemgmt"
@@ -57,7 +56,7 @@ type Datasource struct {
 	// chMu and natsMu guard each connection separately, so that a slow NATS dial never
 	// holds up a ClickHouse query.
 	chMu   sync.Mutex
-	ch     driver.Conn
+	ch     querier
 	chDB   *store.Store
 	natsMu sync.Mutex
 	nc     *nats.Conn
@@ -122,7 +121,7 @@ func (d *Datasource) redact(err error) error { return redact(err, d.secrets) }
 var errDisposed = errors.New("data source instance was disposed")
 
 // clickhouse returns the shared connection, opening it on first use.
-func (d *Datasource) clickhouse(ctx context.Context) (driver.Conn, error) {
+func (d *Datasource) clickhouse(ctx context.Context) (querier, error) {
 	d.chMu.Lock()
 	defer d.chMu.Unlock()
 	if d.dispos.Load() {
@@ -261,7 +260,7 @@ func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequ
 // queriedTables are the tables the query types read.
 var queriedTables = []string{"events", "key_state", "blocks", "checkpoints", "decode_failures", "verdicts", "actions", "coverage"}
 
-func missingTables(ctx context.Context, conn driver.Conn) ([]string, error) {
+func missingTables(ctx context.Context, conn querier) ([]string, error) {
 	rows, err := conn.Query(ctx, "SELECT name FROM system.tables WHERE database = currentDatabase()")
 	if err != nil {
 		return nil, fmt.Errorf("list tables: %w", err)

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 
@@ -301,7 +300,7 @@ func (d *Datasource) query(ctx context.Context, dq backend.DataQuery, dsUID stri
 	return backend.DataResponse{Frames: frames}
 }
 
-func runQuery(ctx context.Context, conn driver.Conn, r request) (data.Frames, error) {
+func runQuery(ctx context.Context, conn querier, r request) (data.Frames, error) {
 	switch r.QueryType {
 	case QueryKeys:
 		if r.Format == FormatByAccount {

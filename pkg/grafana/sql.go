@@ -14,6 +14,15 @@ import (
 	"github.com/keywarden/keywarden/pkg/events"
 )
 
+// querier is what the readers need from ClickHouse (a clickhouse-go driver.Conn has it).
+type querier interface {
+	Select(ctx context.Context, dest any, query string, args ...any) error
+	Query(ctx context.Context, query string, args ...any) (driver.Rows, error)
+	Ping(ctx context.Context) error
+}
+
+var _ querier = driver.Conn(nil)
+
 // finalSettings makes WHERE run after the FINAL merge (as pkg/store does): a filter on a
 // column that later versions change must see only the latest version.
 const finalSettings = " SETTINGS optimize_move_to_prewhere = 0"
@@ -63,7 +72,7 @@ func (w *where) dateTimeRange(col string, r request) {
 
 func limit(r request) string { return " LIMIT " + strconv.Itoa(r.limit) }
 
-func selectRows[T any](ctx context.Context, conn driver.Conn, what, q string, args []any) ([]T, error) {
+func selectRows[T any](ctx context.Context, conn querier, what, q string, args []any) ([]T, error) {
 	var rows []T
 	if err := conn.Select(ctx, &rows, q, args...); err != nil {
 		return nil, fmt.Errorf("read %s: %w", what, err)
@@ -140,7 +149,7 @@ const keyColumns = "chain_id, plugin, account, session_key, status, tag, verifie
 	" native_has_limit, native_limit, gas_has_limit, gas_limit, length(erc20_token) AS erc20_tokens, required_paymaster," +
 	" added_block, added_time, updated_block, updated_time"
 
-func keys(ctx context.Context, conn driver.Conn, r request) (data.Frames, error) {
+func keys(ctx context.Context, conn querier, r request) (data.Frames, error) {
 	w := keyWhere(r)
 	q := "SELECT " + keyColumns + " FROM key_state FINAL" + w.sql() +
 		" ORDER BY chain_id, account, added_block, session_key" + limit(r) + finalSettings
@@ -224,7 +233,7 @@ type keyCountRow struct {
 	Unverified uint64 `ch:"unverified"`
 }
 
-func keysByAccount(ctx context.Context, conn driver.Conn, r request) (data.Frames, error) {
+func keysByAccount(ctx context.Context, conn querier, r request) (data.Frames, error) {
 	w := keyWhere(r)
 	q := "SELECT chain_id, account, count() AS keys, sum(access_control_type = 2) AS allow_all," +
 		" sum(valid_until = 0) AS no_expiry, sum(verified = 0) AS unverified FROM key_state FINAL" + w.sql() +
@@ -271,7 +280,7 @@ type bucketRow struct {
 }
 
 // bucketSeries runs a "bucket, a[, b], n" query and folds it into a wide frame.
-func bucketSeries(ctx context.Context, conn driver.Conn, r request, what, q string, args []any, labels string) (data.Frames, error) {
+func bucketSeries(ctx context.Context, conn querier, r request, what, q string, args []any, labels string) (data.Frames, error) {
 	rows, err := selectRows[bucketRow](ctx, conn, what, q, args)
 	if err != nil {
 		return nil, err
@@ -287,7 +296,7 @@ func bucketSeries(ctx context.Context, conn driver.Conn, r request, what, q stri
 	return data.Frames{s.frame(what)}, nil
 }
 
-func eventSeries(ctx context.Context, conn driver.Conn, r request) (data.Frames, error) {
+func eventSeries(ctx context.Context, conn querier, r request) (data.Frames, error) {
 	w := eventWhere(r)
 	q := "SELECT toUInt64(intDiv(block_time, ?) * ?) AS bucket, kind AS a, '' AS b, count() AS n FROM events FINAL" + w.sql() +
 		" GROUP BY bucket, a ORDER BY bucket, a" + finalSettings
@@ -308,7 +317,7 @@ type eventRow struct {
 	Verified    uint8  `ch:"verified"`
 }
 
-func eventTable(ctx context.Context, conn driver.Conn, r request) (data.Frames, error) {
+func eventTable(ctx context.Context, conn querier, r request) (data.Frames, error) {
 	w := eventWhere(r)
 	q := "SELECT chain_id, block_number, log_index, block_time, tx_hash, kind, emitter, account, session_key, other_key, verified" +
 		" FROM events FINAL" + w.sql() + " ORDER BY block_time DESC, chain_id, block_number DESC, log_index DESC" + limit(r) + finalSettings
@@ -343,7 +352,7 @@ func verdictWhere(r request) *where {
 	return w
 }
 
-func verdictSeries(ctx context.Context, conn driver.Conn, r request) (data.Frames, error) {
+func verdictSeries(ctx context.Context, conn querier, r request) (data.Frames, error) {
 	w := verdictWhere(r)
 	q := "SELECT toUInt64(intDiv(toUInt64(toUInt32(evaluated_at)), ?) * ?) AS bucket, policy_id AS a, severity AS b, count() AS n" +
 		" FROM verdicts FINAL" + w.sql() + " GROUP BY bucket, a, b ORDER BY bucket, a, b" + finalSettings
@@ -363,7 +372,7 @@ type verdictRow struct {
 	ActionID    string    `ch:"action_id"`
 }
 
-func verdictTable(ctx context.Context, conn driver.Conn, r request) (data.Frames, error) {
+func verdictTable(ctx context.Context, conn querier, r request) (data.Frames, error) {
 	w := verdictWhere(r)
 	q := "SELECT evaluated_at, chain_id, policy_id, severity, action, reason, account, session_key, trigger, action_id" +
 		" FROM verdicts FINAL" + w.sql() + " ORDER BY evaluated_at DESC, chain_id, action_id" + limit(r) + finalSettings
@@ -396,7 +405,7 @@ func actionWhere(r request) *where {
 	return w
 }
 
-func actionSeries(ctx context.Context, conn driver.Conn, r request) (data.Frames, error) {
+func actionSeries(ctx context.Context, conn querier, r request) (data.Frames, error) {
 	w := actionWhere(r)
 	w.eq("outcome", r.Outcome)
 	q := "SELECT toUInt64(intDiv(toUInt64(toUInt32(at)), ?) * ?) AS bucket, outcome AS a, '' AS b, count() AS n" +
@@ -421,7 +430,7 @@ type actionRow struct {
 	LastAt        time.Time `ch:"last_at"`
 }
 
-func actionTable(ctx context.Context, conn driver.Conn, r request) (data.Frames, error) {
+func actionTable(ctx context.Context, conn querier, r request) (data.Frames, error) {
 	w := actionWhere(r)
 	having := ""
 	args := w.args
@@ -465,7 +474,7 @@ type coverageRow struct {
 	CheckedAt time.Time `ch:"checked_at"`
 }
 
-func coverageTable(ctx context.Context, conn driver.Conn, r request) (data.Frames, error) {
+func coverageTable(ctx context.Context, conn querier, r request) (data.Frames, error) {
 	w := &where{}
 	w.chain(r)
 	w.eq("account", r.account)
@@ -491,7 +500,7 @@ type coverageCount struct {
 }
 
 // coverageSummary counts accounts (an account is covered when any signer owns it).
-func coverageSummary(ctx context.Context, conn driver.Conn, r request) (data.Frames, error) {
+func coverageSummary(ctx context.Context, conn querier, r request) (data.Frames, error) {
 	w := &where{}
 	w.chain(r)
 	q := "SELECT toUInt64(sum(c)) AS covered, count() AS accounts FROM (SELECT chain_id, account, max(covered) AS c" +
@@ -533,7 +542,7 @@ type failureRow struct {
 	Error       string `ch:"error"`
 }
 
-func failureTable(ctx context.Context, conn driver.Conn, r request) (data.Frames, error) {
+func failureTable(ctx context.Context, conn querier, r request) (data.Frames, error) {
 	w := failureWhere(r)
 	q := "SELECT chain_id, block_number, log_index, block_time, tx_hash, emitter, reason, error FROM decode_failures FINAL" +
 		w.sql() + " ORDER BY block_time DESC, chain_id, block_number DESC, log_index DESC" + limit(r) + finalSettings
@@ -552,7 +561,7 @@ func failureTable(ctx context.Context, conn driver.Conn, r request) (data.Frames
 	return data.Frames{f}, nil
 }
 
-func failureSeries(ctx context.Context, conn driver.Conn, r request) (data.Frames, error) {
+func failureSeries(ctx context.Context, conn querier, r request) (data.Frames, error) {
 	w := failureWhere(r)
 	q := "SELECT toUInt64(intDiv(block_time, ?) * ?) AS bucket, reason AS a, '' AS b, count() AS n FROM decode_failures FINAL" +
 		w.sql() + " GROUP BY bucket, a ORDER BY bucket, a" + finalSettings
@@ -575,7 +584,7 @@ type headRow struct {
 
 // indexerProgress reports each chain's checkpoint against the highest block the indexer stored
 // (its view of the head) and the checkpoint's age.
-func indexerProgress(ctx context.Context, conn driver.Conn, r request) (data.Frames, error) {
+func indexerProgress(ctx context.Context, conn querier, r request) (data.Frames, error) {
 	w := &where{}
 	w.chain(r)
 	cps, err := selectRows[checkpointRow](ctx, conn, "checkpoints",
