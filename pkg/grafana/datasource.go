@@ -251,6 +251,7 @@ func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequ
 	}
 	if len(problems) > 0 {
 		msg := strings.Join(problems, "; ")
+		// The result goes to the person who pressed "Save & test"; operators see it here.
 		d.log.Warn().Str("problems", msg).Msg("health check failed")
 		return &backend.CheckHealthResult{Status: backend.HealthStatusError, Message: msg}, nil
 	}

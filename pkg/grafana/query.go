@@ -281,7 +281,6 @@ func (d *Datasource) query(ctx context.Context, dq backend.DataQuery, dsUID stri
 	}
 	conn, err := d.clickhouse(ctx)
 	if err != nil {
-		d.log.Warn().Err(err).Str("query_type", r.QueryType).Msg("query: no clickhouse connection")
 		return backend.ErrDataResponseWithSource(backend.StatusBadGateway, backend.ErrorSourceDownstream, err.Error())
 	}
 	frames, err := runQuery(ctx, conn, r)
@@ -291,7 +290,6 @@ func (d *Datasource) query(ctx context.Context, dq backend.DataQuery, dsUID stri
 		if errors.As(err, &br) {
 			return backend.ErrDataResponseWithSource(backend.StatusBadRequest, backend.ErrorSourcePlugin, err.Error())
 		}
-		d.log.Warn().Err(err).Str("query_type", r.QueryType).Str("ref_id", r.refID).Msg("query failed")
 		return backend.ErrDataResponseWithSource(backend.StatusInternal, backend.ErrorSourceDownstream, err.Error())
 	}
 	for _, f := range frames {

@@ -100,8 +100,8 @@ func TestSecretsNeverLeak(t *testing.T) {
 			}
 		}
 	}
-	if !strings.Contains(logs.String(), "health check failed") {
-		t.Errorf("the failure should be logged (without secrets); logs: %s", logs.String())
+	if !strings.Contains(logs.String(), "health check failed") || !strings.Contains(logs.String(), "NATS") {
+		t.Errorf("the failures should be logged (without secrets); logs: %s", logs.String())
 	}
 }
 
