@@ -40,6 +40,9 @@ type Options struct {
 	Bus     Publisher // required
 	Metrics Metrics
 	Logger  zerolog.Logger
+	// DrainGrace is how long a batch being committed may still take once the context ended
+	// (default 5s): a stop drains it instead of abandoning it.
+	DrainGrace time.Duration
 	// MaxCachedAccounts bounds the in-memory folds (default 100000); an evicted account is
 	// refolded from storage when it shows up again.
 	MaxCachedAccounts int
@@ -94,6 +97,9 @@ func NewSink(opts Options) (*Sink, error) {
 	}
 	if opts.Metrics == nil {
 		opts.Metrics = NopMetrics{}
+	}
+	if opts.DrainGrace <= 0 {
+		opts.DrainGrace = 5 * time.Second
 	}
 	if opts.MaxCachedAccounts <= 0 {
 		opts.MaxCachedAccounts = 100000
@@ -578,7 +584,23 @@ func (s *Sink) Apply(ctx context.Context, b ingest.Batch) (err error) {
 }
 
 // commit is the one order that makes the checkpoint safe: rows, then messages, then checkpoint.
-func (s *Sink) commit(ctx context.Context, w store.Batch, msgs []bus.Msg, cp ingest.BlockRef) error {
+//
+// A batch being committed when ctx ends (SIGTERM) is drained: it gets Options.DrainGrace more
+// to finish, so that a stop does not throw away work that is nearly durable.
+func (s *Sink) commit(parent context.Context, w store.Batch, msgs []bus.Msg, cp ingest.BlockRef) error {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
+	defer cancel()
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-parent.Done():
+			select {
+			case <-ctx.Done():
+			case <-time.After(s.opts.DrainGrace):
+				cancel()
+			}
+		}
+	}()
 	if !w.Empty() {
 		if err := s.opts.Store.WriteBatch(ctx, w); err != nil {
 			s.opts.Metrics.BatchError(s.opts.ChainID, "store")
