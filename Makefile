@@ -4,7 +4,7 @@ GO ?= go
 # Tests that start ClickHouse and NATS per package: keep parallel packages low on 2 cores.
 GOTEST_FLAGS ?= -count=1 -timeout 15m -p 2
 
-.PHONY: all deps test demo bench lint fuzz contracts build tools
+.PHONY: all deps test demo bench lint fuzz contracts build grafana-plugin
 
 all: build
 
@@ -46,3 +46,8 @@ fuzz:
 ## contracts: recompile the Solidity stand-ins (solc from npm, pinned) into contracts/build.
 contracts:
 	bash scripts/contracts.sh
+
+## grafana-plugin: build the Grafana data source plugin (backend binaries + plugin.json) into
+## dist/grafana-plugin (GRAFANA_PLUGIN_TARGETS=linux/amd64 builds one target only).
+grafana-plugin:
+	bash scripts/grafana-plugin.sh
