@@ -48,6 +48,6 @@ contracts:
 	bash scripts/contracts.sh
 
 ## grafana-plugin: build the Grafana data source plugin (backend binaries + plugin.json) into
-## dist/grafana-plugin (GRAFANA_PLUGIN_TARGETS=linux/amd64 builds one target only).
+## dist/keywarden-keywarden-datasource (GRAFANA_PLUGIN_TARGETS=linux/amd64 builds one target only).
 grafana-plugin:
 	bash scripts/grafana-plugin.sh
