@@ -2,15 +2,12 @@ package main
 
 import (
 	"bytes"
-	"os"
 	"strings"
 	"testing"
 )
 
 func TestCheckConfigRedactsSecrets(t *testing.T) {
-	if err := os.Chdir("../.."); err != nil {
-		t.Fatal(err)
-	}
+	t.Chdir("../..")
 	t.Setenv("KEYWARDEN_WEBHOOK_SECRET", "whsec-topsecret")
 	t.Setenv("KEYWARDEN_NATS_PASSWORD", "nats-topsecret")
 	var out, errOut bytes.Buffer
