@@ -27,7 +27,7 @@ func startProxy(t *testing.T, upstream string) *rpcproxy.Proxy {
 // testPool is a Pool with short timeouts and backoffs over the given URLs.
 func testPool(t *testing.T, m Metrics, urls ...string) *Pool {
 	t.Helper()
-	p, err := DialPool(context.Background(), urls, PoolOptions{ChainID: simChainID, Timeout: 300 * time.Millisecond,
+	p, err := DialPool(context.Background(), urls, PoolOptions{ChainID: simChainID, Timeout: 300 * time.Millisecond, MaxTimeout: 5 * time.Second,
 		BackoffBase: 10 * time.Millisecond, BackoffMax: 100 * time.Millisecond, Metrics: m,
 		Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)})
 	if err != nil {

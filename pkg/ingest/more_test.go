@@ -210,6 +210,12 @@ func TestPoolAttemptsNotFoundAndFailover(t *testing.T) {
 	if h, err := mixed.HeaderByNumber(context.Background(), big.NewInt(3)); err != nil || h.Hash() != c.hashAt(3) {
 		t.Errorf("lagging first endpoint: %v", err)
 	}
+	// A slow node (250ms) under a 100ms timeout: the timeout doubles until the call succeeds.
+	slow := testPool(t, nil, cannedRPC(t, 200, `{"jsonrpc":"2.0","id":1,"result":[]}`, 250*time.Millisecond))
+	slow.opts.Timeout, slow.opts.MaxTimeout = 100*time.Millisecond, time.Second
+	if _, err := slow.FilterLogs(context.Background(), ethereum.FilterQuery{}); err != nil {
+		t.Errorf("slow node: %v", err)
+	}
 	if got := EndpointName("https://user:secret@eth-mainnet.g.alchemy.com/v2/KEY?x=1"); got != "https://eth-mainnet.g.alchemy.com" {
 		t.Errorf("endpoint name %q leaks credentials", got)
 	}

@@ -27,7 +27,10 @@ type Endpoint struct {
 type PoolOptions struct {
 	ChainID uint64
 	// Timeout bounds each request (default 10s): a request that never returns fails over.
-	Timeout time.Duration
+	// After a timeout the next attempt of the same call gets twice as long, up to
+	// MaxTimeout (default 4*Timeout), so a slow but working node is not retried forever.
+	Timeout    time.Duration
+	MaxTimeout time.Duration
 	// BackoffBase and BackoffMax shape the wait after every endpoint failed once in a
 	// row: exponential from base, capped, with jitter (defaults 200ms and 5s).
 	BackoffBase time.Duration
@@ -93,6 +96,9 @@ func NewPool(endpoints []Endpoint, opts PoolOptions) (*Pool, error) {
 	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = 10 * time.Second
+	}
+	if opts.MaxTimeout < opts.Timeout {
+		opts.MaxTimeout = 4 * opts.Timeout
 	}
 	if opts.BackoffBase <= 0 {
 		opts.BackoffBase = 200 * time.Millisecond
@@ -182,11 +188,11 @@ func (p *Pool) failover(i int) {
 }
 
 func (p *Pool) do(ctx context.Context, method string, call func(context.Context, Client) error) error {
-	round, notFound := 0, 0
+	round, notFound, timeout := 0, 0, p.opts.Timeout
 	for attempt := 0; ; attempt++ {
 		i := p.current()
 		ep := p.eps[i]
-		actx, cancel := context.WithTimeout(ctx, p.opts.Timeout)
+		actx, cancel := context.WithTimeout(ctx, timeout)
 		err := call(actx, ep.Client)
 		cancel()
 		if err == nil {
@@ -198,6 +204,9 @@ func (p *Pool) do(ctx context.Context, method string, call func(context.Context,
 		p.opts.Metrics.RPCRequest(p.opts.ChainID, method, e.Label())
 		if e.Class.Retryable() {
 			p.record(e)
+		}
+		if e.Class == ClassTimeout {
+			timeout = min(2*timeout, p.opts.MaxTimeout)
 		}
 		if e.Class == ClassNotFound {
 			// A lagging replica may not have the block yet: ask the other endpoints once
