@@ -96,10 +96,6 @@ func newRig(t *testing.T, o rigOptions) *rig {
 	return r
 }
 
-func (r *rig) plugins() []events.Address {
-	return []events.Address{events.AddressFrom(r.chain.Addresses.SessionKeyPlugin)}
-}
-
 func (r *rig) filter() ingest.Filter {
 	return ingest.Filter{Plugins: []common.Address{r.chain.Addresses.SessionKeyPlugin}, MultiOwner: r.chain.Addresses.MultiOwnerPlugin,
 		EntryPoint: r.chain.Addresses.EntryPoint}
