@@ -11,8 +11,6 @@ var (
 	// ErrRangeCap marks a provider refusing an eth_getLogs range as too wide or too many
 	// results. errors.As to *RPCError gives the hinted range, if any.
 	ErrRangeCap = errors.New("provider range or result cap")
-	// ErrStopped is returned by Run after Stop.
-	ErrStopped = errors.New("source stopped")
 )
 
 // errReorg: the next block does not link to the cursor (internal, handled by a walk back).
