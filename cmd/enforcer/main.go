@@ -27,6 +27,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/keywarden/keywarden/internal/keyscli"
+	"github.com/keywarden/keywarden/internal/logging"
 	"github.com/keywarden/keywarden/pkg/actions"
 	"github.com/keywarden/keywarden/pkg/bus"
 	"github.com/keywarden/keywarden/pkg/enforcer"
@@ -82,7 +83,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "# %d policies loaded from %s\n", len(policies.Policies), cfg.Policies)
 		return 0
 	}
-	log := newLogger(cfg.Log)
+	log := logging.New(cfg.Log, os.Stderr, "enforcer")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := serve(ctx, cfg, policies, log); err != nil {
@@ -91,20 +92,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	log.Info().Msg("enforcer stopped")
 	return 0
-}
-
-func newLogger(c enforcer.LogConfig) zerolog.Logger {
-	lvl, err := zerolog.ParseLevel(c.Level)
-	if err != nil || c.Level == "" {
-		lvl = zerolog.InfoLevel
-	}
-	var log zerolog.Logger
-	if c.Format == "console" || (c.Format == "" && isTerminal(os.Stderr)) {
-		log = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly})
-	} else {
-		log = zerolog.New(os.Stderr)
-	}
-	return log.Level(lvl).With().Timestamp().Str("component", "enforcer").Logger()
 }
 
 // serve wires the enforcer and runs it until ctx ends; shutdown goes in reverse order.
@@ -323,11 +310,6 @@ func connectNATS(ctx context.Context, cfg enforcer.Config, log zerolog.Logger) (
 		}
 		return err
 	}, nil
-}
-
-func isTerminal(f *os.File) bool {
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 func chainIDs(cfg enforcer.Config) []uint64 {

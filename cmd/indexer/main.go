@@ -17,9 +17,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
 
+	"github.com/keywarden/keywarden/internal/logging"
 	"github.com/keywarden/keywarden/pkg/indexer"
 )
 
@@ -53,7 +53,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "# %s: valid\n%s", *path, cfg.Redacted().YAML())
 		return 0
 	}
-	log := newLogger(cfg.Log, stderr)
+	log := logging.New(cfg.Log, stderr, "indexer")
 	if err := serve(cfg, log); err != nil {
 		log.Error().Err(err).Msg("indexer stopped")
 		return 1
@@ -77,23 +77,6 @@ func flagOverrides(c *indexer.Config, listen, level, format, natsURL, dataDir st
 	if dataDir != "" {
 		c.NATS.Embedded.DataDir = dataDir
 	}
-}
-
-func newLogger(c indexer.LogConfig, w io.Writer) zerolog.Logger {
-	lvl, err := zerolog.ParseLevel(c.Level)
-	if err != nil {
-		lvl = zerolog.InfoLevel
-	}
-	console := c.Format == "console"
-	if c.Format == "auto" {
-		if f, ok := w.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
-			console = true
-		}
-	}
-	if console {
-		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly}
-	}
-	return zerolog.New(w).Level(lvl).With().Timestamp().Str("service", "indexer").Logger()
 }
 
 // actor is one member of the run group: execute runs until done, interrupt makes it return.

@@ -10,6 +10,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/keywarden/keywarden/internal/logging"
 	"github.com/keywarden/keywarden/pkg/bus"
 	"github.com/keywarden/keywarden/pkg/events"
 )
@@ -100,11 +101,8 @@ type HTTPConfig struct {
 	Listen string `yaml:"listen"`
 }
 
-// LogConfig selects the log level and format (json, console; default json, console on a TTY).
-type LogConfig struct {
-	Level  string `yaml:"level"`
-	Format string `yaml:"format"`
-}
+// LogConfig selects the log level and format (json, console, or auto: console on a TTY).
+type LogConfig = logging.Config
 
 // DefaultConfig is the configuration before the file is applied.
 func DefaultConfig() Config {
@@ -217,10 +215,8 @@ func (c Config) Validate() error {
 	if c.Retry.Attempts < 1 {
 		add("retry.attempts: at least 1")
 	}
-	switch c.Log.Format {
-	case "", "json", "console":
-	default:
-		add("log.format %q: want json or console", c.Log.Format)
+	if err := c.Log.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -55,7 +55,7 @@ func TestConfigErrors(t *testing.T) {
 		"bad rpc":        {"rpc_url: http://127.0.0.1:8545", "rpc_url: nope", "chains[0].rpc_url"},
 		"bad plugin":     {"bundler_url: http://127.0.0.1:4337", "bundler_url: http://127.0.0.1:4337\n    plugins: [0x12]", "chains[0]: parse address"},
 		"webhook secret": {"secret: whsec", "secret: ''", "webhook: a secret is required"},
-		"log format":     {"mode: enforce", "mode: enforce\nlog: {format: xml}", `log.format "xml"`},
+		"log format":     {"mode: enforce", "mode: enforce\nlog: {format: xml}", `log.format: "xml"`},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

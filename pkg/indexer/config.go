@@ -14,6 +14,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"gopkg.in/yaml.v3"
 
+	"github.com/keywarden/keywarden/internal/logging"
 	"github.com/keywarden/keywarden/pkg/bus"
 	"github.com/keywarden/keywarden/pkg/events"
 	"github.com/keywarden/keywarden/pkg/ingest"
@@ -112,10 +113,7 @@ type HTTPConfig struct {
 }
 
 // LogConfig selects the level and the format ("json", "console", or "auto": console on a TTY).
-type LogConfig struct {
-	Level  string `yaml:"level"`
-	Format string `yaml:"format"`
-}
+type LogConfig = logging.Config
 
 // DefaultConfig is the configuration before the file is applied.
 func DefaultConfig() Config {
@@ -339,15 +337,8 @@ func (c Config) Validate() error {
 	if c.NATS.Embedded.Port < 0 || c.NATS.Embedded.Port > 65535 {
 		add("nats.embedded.port: %d out of range", c.NATS.Embedded.Port)
 	}
-	switch c.Log.Level {
-	case "trace", "debug", "info", "warn", "error":
-	default:
-		add("log.level: %q, want trace, debug, info, warn or error", c.Log.Level)
-	}
-	switch c.Log.Format {
-	case "auto", "json", "console":
-	default:
-		add("log.format: %q, want auto, json or console", c.Log.Format)
+	if err := c.Log.Validate(); err != nil {
+		add("%v", err)
 	}
 	if c.ShutdownTimeout <= 0 || c.ShutdownTimeout > 15*time.Second {
 		add("shutdown_timeout: %s, want more than 0 and at most 15s", c.ShutdownTimeout)
