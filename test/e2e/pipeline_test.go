@@ -290,6 +290,24 @@ func TestPipelineCatchesAndActs(t *testing.T) {
 		t.Fatalf("wildcard outcomes %v", o)
 	}
 	p.eventually("Bob's key reported uncovered", func() bool { return p.outcomes(bobs)["no-allow-all"] == "uncovered" })
+	// Coverage: the view says which accounts the enforcer can act on.
+	p.eventually("coverage of both accounts", func() bool {
+		got := map[string]uint8{}
+		rows, err := p.st.Conn().Query(p.ctx, "SELECT account, covered FROM coverage_current")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var a string
+			var c uint8
+			if err := rows.Scan(&a, &c); err != nil {
+				t.Fatal(err)
+			}
+			got[a] = c
+		}
+		return got[events.Address(p.alice).Hex()] == 1 && got[events.Address(p.bob).Hex()] == 0
+	})
 	if !p.isKey(p.alice, good) || !p.isKey(p.bob, bobs) {
 		t.Fatal("a key that must stay was removed")
 	}
