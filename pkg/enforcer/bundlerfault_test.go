@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ethereum/go-ethereum/ethclient"
-
 	"github.com/keywarden/keywarden/internal/rpcproxy"
 	"github.com/keywarden/keywarden/pkg/actions"
 	"github.com/keywarden/keywarden/pkg/enforcer"
@@ -24,22 +22,7 @@ func (w *world) behindProxy() *rpcproxy.Proxy {
 		w.t.Fatal(err)
 	}
 	w.t.Cleanup(func() { _ = p.Close() })
-	node, err := ethclient.DialContext(w.ctx, w.chain.HTTPURL)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	w.t.Cleanup(node.Close)
-	bundler, err := actions.DialBundler(w.ctx, p.URL(), w.chain.Addresses.EntryPoint, w.chain.ChainID)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	w.t.Cleanup(bundler.Close)
-	client, err := actions.NewClient(actions.Options{Node: node, Submitter: bundler, ChainID: w.chain.ChainID,
-		Addresses: actions.Addresses{SessionKeyPlugin: w.chain.Addresses.SessionKeyPlugin, MultiOwner: w.chain.Addresses.MultiOwnerPlugin,
-			EntryPoint: w.chain.Addresses.EntryPoint}, PollInterval: 20 * time.Millisecond})
-	if err != nil {
-		w.t.Fatal(err)
-	}
+	_, client := w.dialClient(p.URL())
 	w.achain.Clients = map[events.Address]*actions.Client{events.Address(w.chain.Addresses.SessionKeyPlugin): client}
 	return p
 }

@@ -100,22 +100,7 @@ func newWorld(t testing.TB, coOwned bool) *world {
 	}
 	w.apply(ch.InstallSessionKeyPlugin(ctx, w.owner, w.account, nil, nil, nil))
 
-	node, err := ethclient.DialContext(ctx, ch.HTTPURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(node.Close)
-	bundler, err := actions.DialBundler(ctx, ch.BundlerURL, ch.Addresses.EntryPoint, ch.ChainID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(bundler.Close)
-	client, err := actions.NewClient(actions.Options{Node: node, Submitter: bundler, ChainID: ch.ChainID,
-		Addresses: actions.Addresses{SessionKeyPlugin: ch.Addresses.SessionKeyPlugin, MultiOwner: ch.Addresses.MultiOwnerPlugin,
-			EntryPoint: ch.Addresses.EntryPoint}, PollInterval: 20 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
+	node, client := w.dialClient(ch.BundlerURL)
 	guard, err := actions.NewGuard(actions.NewKeySigner(w.enfKey), actions.GuardOptions{EntryPoint: ch.Addresses.EntryPoint,
 		ChainID: ch.ChainID, Routes: client.Reader})
 	if err != nil {
@@ -128,6 +113,29 @@ func newWorld(t testing.TB, coOwned bool) *world {
 		t.Fatal(err)
 	}
 	return w
+}
+
+// dialClient is an actions client of the dev chain that submits through bundlerURL.
+func (w *world) dialClient(bundlerURL string) (*ethclient.Client, *actions.Client) {
+	w.t.Helper()
+	ch := w.chain
+	node, err := ethclient.DialContext(w.ctx, ch.HTTPURL)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.t.Cleanup(node.Close)
+	bundler, err := actions.DialBundler(w.ctx, bundlerURL, ch.Addresses.EntryPoint, ch.ChainID)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.t.Cleanup(bundler.Close)
+	client, err := actions.NewClient(actions.Options{Node: node, Submitter: bundler, ChainID: ch.ChainID,
+		Addresses: actions.Addresses{SessionKeyPlugin: ch.Addresses.SessionKeyPlugin, MultiOwner: ch.Addresses.MultiOwnerPlugin,
+			EntryPoint: ch.Addresses.EntryPoint}, PollInterval: 20 * time.Millisecond})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return node, client
 }
 
 func (w *world) enforcer(mode enforcer.Mode, agent enforcer.KeyAgent, instance string) *enforcer.Enforcer {
