@@ -18,7 +18,6 @@ type ledgerRecord struct {
 	Record    events.ActionRecord `json:"record"`
 	Verdict   events.Verdict      `json:"verdict"`
 	Plan      *Plan               `json:"plan,omitempty"`
-	Input     *policy.Input       `json:"-"`
 	KeyState  *events.KeyState    `json:"key_state,omitempty"`
 	ExpiresAt time.Time           `json:"expires_at,omitempty"` // approval deadline
 }
