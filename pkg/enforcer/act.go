@@ -166,6 +166,9 @@ func (e *Enforcer) run(ctx context.Context, lr ledgerRecord, in policy.Input, mo
 		return e.save(ctx, &lr, events.OutcomeUncovered, msg)
 	}
 	if done, outcome, msg, err := e.settled(ctx, ch, v, in); err != nil || done {
+		if errors.Is(err, ErrUnknownPlugin) {
+			return e.save(ctx, &lr, events.OutcomeFailed, err.Error())
+		}
 		if err != nil {
 			return err
 		}

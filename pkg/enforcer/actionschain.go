@@ -46,7 +46,7 @@ func (c *ActionsChain) Signer() events.Address { return events.Address(c.Owner.A
 func (c *ActionsChain) client(plugin events.Address) (*actions.Client, error) {
 	cl, ok := c.Clients[plugin]
 	if !ok {
-		return nil, fmt.Errorf("chain %d: plugin %s is not configured", c.ID, plugin)
+		return nil, fmt.Errorf("chain %d: plugin %s: %w", c.ID, plugin, ErrUnknownPlugin)
 	}
 	return cl, nil
 }

@@ -34,6 +34,10 @@ type Chain interface {
 	Wait(ctx context.Context, p *Prepared, timeout time.Duration) (Receipt, error)
 }
 
+// ErrUnknownPlugin is returned by a Chain asked about a plugin it is not configured for; the
+// action fails at once instead of being retried.
+var ErrUnknownPlugin = errors.New("plugin not configured")
+
 // ErrNoBlock is returned by Chain.BlockHash when the chain has no block at that height.
 var ErrNoBlock = errors.New("no block at that height")
 

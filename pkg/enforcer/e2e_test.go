@@ -719,3 +719,16 @@ func TestGuardRefusesEverythingElse(t *testing.T) {
 		}
 	}
 }
+
+func TestKeyOfAnUnconfiguredPluginFailsOnce(t *testing.T) {
+	w := newWorld(t, true)
+	key := newAddr()
+	st := w.last(w.apply(w.chain.AddKey(w.ctx, w.owner, w.account, key, [32]byte{}, allowAll)), key)
+	st.Plugin = events.SessionKeyPluginV100 // a plugin this enforcer has no client for
+	if err := w.enforcer(enforcer.ModeEnforce, nil, "a").HandleState(w.ctx, st); err != nil {
+		t.Fatalf("want the action recorded as failed, not a retry: %v", err)
+	}
+	if r := w.audit.lastAction("no-allow-all"); r.Outcome != events.OutcomeFailed || !strings.Contains(r.Error, "plugin not configured") {
+		t.Fatalf("record %+v", r)
+	}
+}
