@@ -151,17 +151,9 @@ func eventWhere(f EventFilter) *where {
 func (s *Store) Events(ctx context.Context, f EventFilter) ([]events.Event, error) {
 	q, args := rowsQuery(tblEvents, eventWhere(f), f.Committed, f.ChainID,
 		" ORDER BY block_number, log_index, block_hash"+limitSQL(f.Limit))
-	var rows []eventRow
-	if err := s.conn.Select(readCtx(ctx), &rows, q, args...); err != nil {
+	out, err := selectRows(ctx, s, q, args, fromEventRow)
+	if err != nil {
 		return nil, fmt.Errorf("read events of chain %d: %w", f.ChainID, err)
-	}
-	out := make([]events.Event, 0, len(rows))
-	for _, r := range rows {
-		e, err := fromEventRow(r)
-		if err != nil {
-			return nil, fmt.Errorf("read events of chain %d: %w", f.ChainID, err)
-		}
-		out = append(out, e)
 	}
 	return out, nil
 }
@@ -196,17 +188,9 @@ func (s *Store) KeyStates(ctx context.Context, f KeyFilter) ([]events.KeyState, 
 		w.addPost("status != ?", string(StatusRetracted))
 	}
 	q, args := rowsQuery(tblKeyState, w, f.Committed, f.ChainID, " ORDER BY plugin, account, added_block, session_key")
-	var rows []keyStateRow
-	if err := s.conn.Select(readCtx(ctx), &rows, q, args...); err != nil {
+	out, err := selectRows(ctx, s, q, args, fromKeyStateRow)
+	if err != nil {
 		return nil, fmt.Errorf("read key states of chain %d: %w", f.ChainID, err)
-	}
-	out := make([]events.KeyState, 0, len(rows))
-	for _, r := range rows {
-		k, err := fromKeyStateRow(r)
-		if err != nil {
-			return nil, fmt.Errorf("read key states of chain %d: %w", f.ChainID, err)
-		}
-		out = append(out, k)
 	}
 	return out, nil
 }
@@ -220,17 +204,9 @@ func (s *Store) Accounts(ctx context.Context, f AccountFilter) ([]Account, error
 		w.addPost("has(installed_plugins, ?)", f.Plugin.Hex())
 	}
 	q, args := rowsQuery(tblAccounts, w, f.Committed, f.ChainID, " ORDER BY account")
-	var rows []accountRow
-	if err := s.conn.Select(readCtx(ctx), &rows, q, args...); err != nil {
+	out, err := selectRows(ctx, s, q, args, fromAccountRow)
+	if err != nil {
 		return nil, fmt.Errorf("read accounts of chain %d: %w", f.ChainID, err)
-	}
-	out := make([]Account, 0, len(rows))
-	for _, r := range rows {
-		a, err := fromAccountRow(r)
-		if err != nil {
-			return nil, fmt.Errorf("read accounts of chain %d: %w", f.ChainID, err)
-		}
-		out = append(out, a)
 	}
 	return out, nil
 }
@@ -242,17 +218,9 @@ func (s *Store) Blocks(ctx context.Context, chainID, from, to uint64) ([]Block, 
 	w.add("chain_id = ? AND number >= ? AND number <= ?", chainID, from, to)
 	w.addPost("removed = 0")
 	q, args := rowsQuery(tblBlocks, w, false, chainID, " ORDER BY number")
-	var rows []blockRow
-	if err := s.conn.Select(readCtx(ctx), &rows, q, args...); err != nil {
+	out, err := selectRows(ctx, s, q, args, fromBlockRow)
+	if err != nil {
 		return nil, fmt.Errorf("read blocks %d-%d of chain %d: %w", from, to, chainID, err)
-	}
-	out := make([]Block, 0, len(rows))
-	for _, r := range rows {
-		b, err := fromBlockRow(r)
-		if err != nil {
-			return nil, fmt.Errorf("read blocks of chain %d: %w", chainID, err)
-		}
-		out = append(out, b)
 	}
 	return out, nil
 }
@@ -295,17 +263,26 @@ func (s *Store) DecodeFailures(ctx context.Context, f FailureFilter) ([]events.D
 		w.addPost("removed = 0")
 	}
 	q, args := rowsQuery(tblFailures, w, false, f.ChainID, " ORDER BY block_number, log_index, block_hash"+limitSQL(f.Limit))
-	var rows []failureRow
-	if err := s.conn.Select(readCtx(ctx), &rows, q, args...); err != nil {
+	out, err := selectRows(ctx, s, q, args, fromFailureRow)
+	if err != nil {
 		return nil, fmt.Errorf("read decode failures of chain %d: %w", f.ChainID, err)
 	}
-	out := make([]events.DecodeFailure, 0, len(rows))
+	return out, nil
+}
+
+// selectRows runs q and converts every row with conv; the caller names what failed.
+func selectRows[R, T any](ctx context.Context, s *Store, q string, args []any, conv func(R) (T, error)) ([]T, error) {
+	var rows []R
+	if err := s.conn.Select(readCtx(ctx), &rows, q, args...); err != nil {
+		return nil, err
+	}
+	out := make([]T, 0, len(rows))
 	for _, r := range rows {
-		df, err := fromFailureRow(r)
+		v, err := conv(r)
 		if err != nil {
-			return nil, fmt.Errorf("read decode failures of chain %d: %w", f.ChainID, err)
+			return nil, err
 		}
-		out = append(out, df)
+		out = append(out, v)
 	}
 	return out, nil
 }

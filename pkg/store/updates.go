@@ -47,17 +47,9 @@ func (s *Store) PermissionUpdates(ctx context.Context, f EventFilter) ([]UpdateR
 	}
 	q, args := rowsQuery(tblUpdates, w, false, f.ChainID,
 		" ORDER BY block_number, log_index, block_hash, update_index"+limitSQL(f.Limit))
-	var rows []updateRow
-	if err := s.conn.Select(readCtx(ctx), &rows, q, args...); err != nil {
+	out, err := selectRows(ctx, s, q, args, fromUpdateRow)
+	if err != nil {
 		return nil, fmt.Errorf("read permission updates of chain %d: %w", f.ChainID, err)
-	}
-	out := make([]UpdateRecord, 0, len(rows))
-	for _, r := range rows {
-		u, err := fromUpdateRow(r)
-		if err != nil {
-			return nil, fmt.Errorf("read permission updates of chain %d: %w", f.ChainID, err)
-		}
-		out = append(out, u)
 	}
 	return out, nil
 }
